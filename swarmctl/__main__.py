@@ -1,0 +1,5 @@
+import sys
+
+from swarmctl.main import main
+
+sys.exit(main())

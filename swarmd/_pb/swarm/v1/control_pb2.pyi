@@ -1,0 +1,510 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_KIND_UNSPECIFIED: _ClassVar[EventKind]
+    EVENT_KIND_LIFECYCLE: _ClassVar[EventKind]
+    EVENT_KIND_PEER: _ClassVar[EventKind]
+    EVENT_KIND_ROUND: _ClassVar[EventKind]
+    EVENT_KIND_ROLLOUT: _ClassVar[EventKind]
+    EVENT_KIND_REJECTION: _ClassVar[EventKind]
+    EVENT_KIND_TRAINING: _ClassVar[EventKind]
+    EVENT_KIND_CHAIN: _ClassVar[EventKind]
+EVENT_KIND_UNSPECIFIED: EventKind
+EVENT_KIND_LIFECYCLE: EventKind
+EVENT_KIND_PEER: EventKind
+EVENT_KIND_ROUND: EventKind
+EVENT_KIND_ROLLOUT: EventKind
+EVENT_KIND_REJECTION: EventKind
+EVENT_KIND_TRAINING: EventKind
+EVENT_KIND_CHAIN: EventKind
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("peer_id", "name", "version", "uptime_s", "swarm_id", "data_dir", "state", "roles", "mesh", "round", "training", "chain", "pid")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_S_FIELD_NUMBER: _ClassVar[int]
+    SWARM_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_DIR_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    MESH_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    name: str
+    version: str
+    uptime_s: float
+    swarm_id: str
+    data_dir: str
+    state: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    mesh: MeshStatus
+    round: RoundStatus
+    training: TrainingStatus
+    chain: ChainStatus
+    pid: int
+    def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., swarm_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., state: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., mesh: _Optional[_Union[MeshStatus, _Mapping]] = ..., round: _Optional[_Union[RoundStatus, _Mapping]] = ..., training: _Optional[_Union[TrainingStatus, _Mapping]] = ..., chain: _Optional[_Union[ChainStatus, _Mapping]] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class MeshStatus(_message.Message):
+    __slots__ = ("state", "listen_addrs", "connected_peers", "live_peers", "stale_peers", "mesh_peers", "messages_in", "messages_out", "rejected", "pull_fetches", "bootnodes")
+    class MeshPeersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RejectedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LISTEN_ADDRS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_PEERS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_PEERS_FIELD_NUMBER: _ClassVar[int]
+    STALE_PEERS_FIELD_NUMBER: _ClassVar[int]
+    MESH_PEERS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_IN_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_OUT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    PULL_FETCHES_FIELD_NUMBER: _ClassVar[int]
+    BOOTNODES_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    listen_addrs: _containers.RepeatedScalarFieldContainer[str]
+    connected_peers: int
+    live_peers: int
+    stale_peers: int
+    mesh_peers: _containers.ScalarMap[str, int]
+    messages_in: int
+    messages_out: int
+    rejected: _containers.ScalarMap[str, int]
+    pull_fetches: int
+    bootnodes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, state: _Optional[str] = ..., listen_addrs: _Optional[_Iterable[str]] = ..., connected_peers: _Optional[int] = ..., live_peers: _Optional[int] = ..., stale_peers: _Optional[int] = ..., mesh_peers: _Optional[_Mapping[str, int]] = ..., messages_in: _Optional[int] = ..., messages_out: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ..., pull_fetches: _Optional[int] = ..., bootnodes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RoundStatus(_message.Message):
+    __slots__ = ("round", "stage", "stage_count", "phase", "source", "environment", "rounds_completed", "last_reward", "has_last_reward", "seconds_in_phase")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    LAST_REWARD_FIELD_NUMBER: _ClassVar[int]
+    HAS_LAST_REWARD_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_IN_PHASE_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    stage: int
+    stage_count: int
+    phase: str
+    source: str
+    environment: str
+    rounds_completed: int
+    last_reward: float
+    has_last_reward: bool
+    seconds_in_phase: float
+    def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., phase: _Optional[str] = ..., source: _Optional[str] = ..., environment: _Optional[str] = ..., rounds_completed: _Optional[int] = ..., last_reward: _Optional[float] = ..., has_last_reward: _Optional[bool] = ..., seconds_in_phase: _Optional[float] = ...) -> None: ...
+
+class TrainingStatus(_message.Message):
+    __slots__ = ("state", "model", "device", "dtype", "step", "policy_version", "last_reward_mean", "last_loss", "last_step_s", "tokens_per_s", "worker_restarts", "micro_batch", "last_error", "worker_pid", "worker_rss_bytes")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LAST_REWARD_MEAN_FIELD_NUMBER: _ClassVar[int]
+    LAST_LOSS_FIELD_NUMBER: _ClassVar[int]
+    LAST_STEP_S_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    WORKER_RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    MICRO_BATCH_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    WORKER_PID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    model: str
+    device: str
+    dtype: str
+    step: int
+    policy_version: int
+    last_reward_mean: float
+    last_loss: float
+    last_step_s: float
+    tokens_per_s: float
+    worker_restarts: int
+    micro_batch: int
+    last_error: str
+    worker_pid: int
+    worker_rss_bytes: int
+    def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ...) -> None: ...
+
+class ChainStatus(_message.Message):
+    __slots__ = ("state", "rpc_url", "chain_id", "contract", "address", "balance_wei", "registered", "pending_submissions", "failed_submissions", "last_error", "submitted")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RPC_URL_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRACT_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_WEI_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    rpc_url: str
+    chain_id: int
+    contract: str
+    address: str
+    balance_wei: str
+    registered: bool
+    pending_submissions: int
+    failed_submissions: int
+    last_error: str
+    submitted: int
+    def __init__(self, state: _Optional[str] = ..., rpc_url: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., address: _Optional[str] = ..., balance_wei: _Optional[str] = ..., registered: _Optional[bool] = ..., pending_submissions: _Optional[int] = ..., failed_submissions: _Optional[int] = ..., last_error: _Optional[str] = ..., submitted: _Optional[int] = ...) -> None: ...
+
+class ListPeersRequest(_message.Message):
+    __slots__ = ("include_stale",)
+    INCLUDE_STALE_FIELD_NUMBER: _ClassVar[int]
+    include_stale: bool
+    def __init__(self, include_stale: _Optional[bool] = ...) -> None: ...
+
+class Peer(_message.Message):
+    __slots__ = ("peer_id", "name", "version", "addrs", "connected", "liveness", "last_seen_s_ago", "rtt_ms", "round", "stage", "model", "capabilities", "roles", "rejected", "messages_in")
+    class RejectedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ADDRS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    LIVENESS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_S_AGO_FIELD_NUMBER: _ClassVar[int]
+    RTT_MS_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_IN_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    name: str
+    version: str
+    addrs: _containers.RepeatedScalarFieldContainer[str]
+    connected: bool
+    liveness: str
+    last_seen_s_ago: float
+    rtt_ms: float
+    round: int
+    stage: int
+    model: str
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    rejected: _containers.ScalarMap[str, int]
+    messages_in: int
+    def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., addrs: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., liveness: _Optional[str] = ..., last_seen_s_ago: _Optional[float] = ..., rtt_ms: _Optional[float] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., model: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., roles: _Optional[_Iterable[str]] = ..., rejected: _Optional[_Mapping[str, int]] = ..., messages_in: _Optional[int] = ...) -> None: ...
+
+class ListPeersResponse(_message.Message):
+    __slots__ = ("peers", "self_peer_id")
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    SELF_PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    peers: _containers.RepeatedCompositeFieldContainer[Peer]
+    self_peer_id: str
+    def __init__(self, peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., self_peer_id: _Optional[str] = ...) -> None: ...
+
+class JoinRequest(_message.Message):
+    __slots__ = ("multiaddrs",)
+    MULTIADDRS_FIELD_NUMBER: _ClassVar[int]
+    multiaddrs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, multiaddrs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JoinResult(_message.Message):
+    __slots__ = ("multiaddr", "ok", "peer_id", "error")
+    MULTIADDR_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    multiaddr: str
+    ok: bool
+    peer_id: str
+    error: str
+    def __init__(self, multiaddr: _Optional[str] = ..., ok: _Optional[bool] = ..., peer_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[JoinResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[JoinResult, _Mapping]]] = ...) -> None: ...
+
+class LeaveRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LeaveResponse(_message.Message):
+    __slots__ = ("disconnected",)
+    DISCONNECTED_FIELD_NUMBER: _ClassVar[int]
+    disconnected: int
+    def __init__(self, disconnected: _Optional[int] = ...) -> None: ...
+
+class StartRoundRequest(_message.Message):
+    __slots__ = ("round",)
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    def __init__(self, round: _Optional[int] = ...) -> None: ...
+
+class AdvanceRoundRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RoundResponse(_message.Message):
+    __slots__ = ("round", "stage", "source")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    stage: int
+    source: str
+    def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RegisterResponse(_message.Message):
+    __slots__ = ("peer_id", "address", "tx_hash", "already_registered")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    address: str
+    tx_hash: str
+    already_registered: bool
+    def __init__(self, peer_id: _Optional[str] = ..., address: _Optional[str] = ..., tx_hash: _Optional[str] = ..., already_registered: _Optional[bool] = ...) -> None: ...
+
+class SubmitResultsRequest(_message.Message):
+    __slots__ = ("round",)
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    def __init__(self, round: _Optional[int] = ...) -> None: ...
+
+class SubmitResultsResponse(_message.Message):
+    __slots__ = ("queued", "pending")
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    queued: int
+    pending: int
+    def __init__(self, queued: _Optional[int] = ..., pending: _Optional[int] = ...) -> None: ...
+
+class GetLeaderboardRequest(_message.Message):
+    __slots__ = ("query", "limit")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    limit: int
+    def __init__(self, query: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class LeaderboardEntry(_message.Message):
+    __slots__ = ("peer_id", "name", "rounds", "verified_reward", "wins", "has_chain_totals", "chain_reward", "chain_wins")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_REWARD_FIELD_NUMBER: _ClassVar[int]
+    WINS_FIELD_NUMBER: _ClassVar[int]
+    HAS_CHAIN_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_REWARD_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_WINS_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    name: str
+    rounds: int
+    verified_reward: float
+    wins: int
+    has_chain_totals: bool
+    chain_reward: int
+    chain_wins: int
+    def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., rounds: _Optional[int] = ..., verified_reward: _Optional[float] = ..., wins: _Optional[int] = ..., has_chain_totals: _Optional[bool] = ..., chain_reward: _Optional[int] = ..., chain_wins: _Optional[int] = ...) -> None: ...
+
+class Leaderboard(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[LeaderboardEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ...) -> None: ...
+
+class ExportAdapterRequest(_message.Message):
+    __slots__ = ("directory",)
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    def __init__(self, directory: _Optional[str] = ...) -> None: ...
+
+class ExportAdapterResponse(_message.Message):
+    __slots__ = ("directory", "policy_version")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    policy_version: int
+    def __init__(self, directory: _Optional[str] = ..., policy_version: _Optional[int] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("kinds",)
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    kinds: _containers.RepeatedScalarFieldContainer[EventKind]
+    def __init__(self, kinds: _Optional[_Iterable[_Union[EventKind, str]]] = ...) -> None: ...
+
+class ShutdownRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ShutdownResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("seq", "time", "kind", "message", "lifecycle", "peer", "round", "rollout", "rejection", "training", "chain")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    time: float
+    kind: EventKind
+    message: str
+    lifecycle: LifecycleEvent
+    peer: PeerEvent
+    round: RoundEvent
+    rollout: RolloutEvent
+    rejection: RejectionEvent
+    training: TrainingEvent
+    chain: ChainEvent
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[float] = ..., kind: _Optional[_Union[EventKind, str]] = ..., message: _Optional[str] = ..., lifecycle: _Optional[_Union[LifecycleEvent, _Mapping]] = ..., peer: _Optional[_Union[PeerEvent, _Mapping]] = ..., round: _Optional[_Union[RoundEvent, _Mapping]] = ..., rollout: _Optional[_Union[RolloutEvent, _Mapping]] = ..., rejection: _Optional[_Union[RejectionEvent, _Mapping]] = ..., training: _Optional[_Union[TrainingEvent, _Mapping]] = ..., chain: _Optional[_Union[ChainEvent, _Mapping]] = ...) -> None: ...
+
+class LifecycleEvent(_message.Message):
+    __slots__ = ("phase", "subsystem", "elapsed_s")
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    SUBSYSTEM_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_S_FIELD_NUMBER: _ClassVar[int]
+    phase: str
+    subsystem: str
+    elapsed_s: float
+    def __init__(self, phase: _Optional[str] = ..., subsystem: _Optional[str] = ..., elapsed_s: _Optional[float] = ...) -> None: ...
+
+class PeerEvent(_message.Message):
+    __slots__ = ("change", "peer_id", "name")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    change: str
+    peer_id: str
+    name: str
+    def __init__(self, change: _Optional[str] = ..., peer_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RoundEvent(_message.Message):
+    __slots__ = ("round", "stage", "phase", "reward", "local_groups", "external_groups", "external_peers", "winners")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PEERS_FIELD_NUMBER: _ClassVar[int]
+    WINNERS_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    stage: int
+    phase: str
+    reward: float
+    local_groups: int
+    external_groups: int
+    external_peers: _containers.RepeatedScalarFieldContainer[str]
+    winners: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., phase: _Optional[str] = ..., reward: _Optional[float] = ..., local_groups: _Optional[int] = ..., external_groups: _Optional[int] = ..., external_peers: _Optional[_Iterable[str]] = ..., winners: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RolloutEvent(_message.Message):
+    __slots__ = ("peer_id", "round", "stage", "groups", "via")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    round: int
+    stage: int
+    groups: int
+    via: str
+    def __init__(self, peer_id: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., groups: _Optional[int] = ..., via: _Optional[str] = ...) -> None: ...
+
+class RejectionEvent(_message.Message):
+    __slots__ = ("peer_id", "reason", "detail")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    reason: str
+    detail: str
+    def __init__(self, peer_id: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class TrainingEvent(_message.Message):
+    __slots__ = ("step", "reward_mean", "loss", "kl", "step_s", "tokens_per_s", "state")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    REWARD_MEAN_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    KL_FIELD_NUMBER: _ClassVar[int]
+    STEP_S_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    reward_mean: float
+    loss: float
+    kl: float
+    step_s: float
+    tokens_per_s: float
+    state: str
+    def __init__(self, step: _Optional[int] = ..., reward_mean: _Optional[float] = ..., loss: _Optional[float] = ..., kl: _Optional[float] = ..., step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., state: _Optional[str] = ...) -> None: ...
+
+class ChainEvent(_message.Message):
+    __slots__ = ("change", "what", "round", "stage", "tx_hash", "error")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TX_HASH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    change: str
+    what: str
+    round: int
+    stage: int
+    tx_hash: str
+    error: str
+    def __init__(self, change: _Optional[str] = ..., what: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., tx_hash: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""On-chain participation: the SwarmCoordinator client and its submission queue."""

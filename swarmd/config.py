@@ -1,0 +1,252 @@
+"""The daemon's configuration tree: defaults → TOML file → environment → command line.
+
+Every field is typed, constrained and documented. Unknown keys are errors that
+name the key. ``swarmd --check`` prints the resolved tree; ``swarmd
+--config-reference`` prints the reference in docs/configuration.md.
+
+Environment overrides are ``SWARMD_<SECTION>__<KEY>=value`` (double underscore
+between section and key, e.g. ``SWARMD_P2P__LISTEN``); values are read as TOML
+values when they parse as one (``3``, ``true``, ``["a", "b"]``) and as strings
+otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from swarmd.chain.config import ChainConfig
+from swarmd.configbase import Section
+from swarmd.p2p.config import P2PConfig
+from swarmd.paths import SOCKET_NAME, default_data_dir
+from swarmd.swarm.config import SwarmConfig
+from swarmd.trainer.config import TrainerConfig
+from swarmd.web.config import WebConfig
+
+ENV_PREFIX = "SWARMD_"
+# Environment variables with this prefix that are not config overrides.
+_ENV_NOT_CONFIG = {"SWARMD_CONFIG"}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be loaded; the message names the key or file."""
+
+
+class NodeConfig(Section):
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory holding the identity key, checkpoints, the chain queue and "
+        "the control socket. One daemon per directory.",
+    )
+    swarm_id: str = Field(
+        "local",
+        description="Name of the swarm; only peers with the same swarm ID are accepted.",
+    )
+    mode: Literal["trainer", "bootnode"] = Field(
+        "trainer",
+        description="'trainer' takes part in rounds; 'bootnode' only relays gossip and serves pulls.",
+    )
+    identity_file: Path | None = Field(
+        None, description="Ed25519 libp2p key file (mode 0600). Default: DATA_DIR/identity.key."
+    )
+    shutdown_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Deadline for a graceful stop, all subsystems together."
+    )
+    subsystem_start_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Deadline for each subsystem to start."
+    )
+
+    @field_validator("swarm_id")
+    @classmethod
+    def _swarm_id(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", v):
+            raise ValueError("must be 1-64 characters of a-z, 0-9, '.', '_', '-'")
+        return v
+
+
+class LogConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Minimum level of log records."
+    )
+    format: Literal["human", "json"] = Field(
+        "human", description="'human' lines, or one JSON object per line for log collectors."
+    )
+    libp2p_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Level of py-libp2p's own loggers."
+    )
+
+
+class ControlConfig(Section):
+    socket: Path | None = Field(
+        None, description="Unix socket of the gRPC control plane. Default: DATA_DIR/swarmd.sock."
+    )
+    socket_mode: str = Field(
+        "0660",
+        pattern=r"^0?[0-7]{3}$",
+        description="Permissions of the socket file, in octal; they are the access control.",
+    )
+    tcp_address: str | None = Field(
+        None,
+        description="Also serve gRPC on HOST:PORT with a bearer token (e.g. '127.0.0.1:50051'). "
+        "Off by default.",
+    )
+    token_file: Path | None = Field(
+        None,
+        description="Bearer token for TCP clients (mode 0600); created if missing. "
+        "Default: DATA_DIR/control.token.",
+    )
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024, ge=65536, description="Largest gRPC message accepted or sent."
+    )
+
+    @property
+    def socket_mode_bits(self) -> int:
+        return int(self.socket_mode, 8)
+
+    @field_validator("tcp_address")
+    @classmethod
+    def _tcp_address(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", v):
+            raise ValueError("must be HOST:PORT")
+        return v
+
+
+class Config(Section):
+    node: NodeConfig = Field(default_factory=NodeConfig, description="Identity and data.")
+    log: LogConfig = Field(default_factory=LogConfig, description="Logging.")
+    control: ControlConfig = Field(default_factory=ControlConfig, description="gRPC control plane.")
+    p2p: P2PConfig = Field(default_factory=P2PConfig, description="libp2p mesh.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="Trainer worker.")
+    swarm: SwarmConfig = Field(default_factory=SwarmConfig, description="Rounds and environments.")
+    chain: ChainConfig = Field(default_factory=ChainConfig, description="On-chain participation.")
+    web: WebConfig = Field(default_factory=WebConfig, description="Dashboard and metrics.")
+
+    # Derived paths (no separate fields, so they cannot disagree with data_dir).
+    @property
+    def data_dir(self) -> Path:
+        return self.node.data_dir
+
+    @property
+    def identity_file(self) -> Path:
+        return self.node.identity_file or self.data_dir / "identity.key"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.control.socket or self.data_dir / SOCKET_NAME
+
+    @property
+    def token_path(self) -> Path:
+        return self.control.token_file or self.data_dir / "control.token"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "swarmd.lock"
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    parts = dotted.split(".")
+    if any(not p for p in parts):
+        raise ConfigError(f"{source}: malformed config key '{dotted}'")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{source}: '{part}' in '{dotted}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_CONFIG:
+            continue
+        rest = name[len(ENV_PREFIX) :]
+        if "__" not in rest:
+            raise ConfigError(
+                f"environment variable {name}: expected SWARMD_<SECTION>__<KEY> "
+                f"(e.g. SWARMD_LOG__LEVEL)"
+            )
+        dotted = ".".join(p.lower() for p in rest.split("__"))
+        _set_path(tree, dotted, _parse_env_value(raw), f"environment variable {name}")
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} is not readable (permission denied)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown config key '{key}'"
+    value = error.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "a table"
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"config key '{key}': {error['msg']} (got {shown})"
+
+
+def load(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve the configuration. Raises ConfigError naming every offending key."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get("SWARMD_CONFIG"):
+        config_file = Path(environ["SWARMD_CONFIG"])
+    tree: dict[str, Any] = {}
+    source = "defaults"
+    if config_file is not None:
+        tree = read_toml(config_file)
+        source = str(config_file)
+    tree = _merge(tree, env_overrides(environ))
+    for dotted, value in (cli or {}).items():
+        _set_path(tree, dotted, value, "command line")
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:
+        lines = [_describe(err) for err in e.errors()]
+        raise ConfigError(f"invalid configuration ({source}):\n  " + "\n  ".join(lines)) from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``section.key=value`` from ``--set``; the value is read like an environment value."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected SECTION.KEY=VALUE")
+    key, raw = text.split("=", 1)
+    return key.strip(), _parse_env_value(raw.strip())

@@ -1,0 +1,13 @@
+"""Pre-flight checks that ``swarmd --check`` and start-up share.
+
+Each check takes the resolved Config and raises ConfigError (or a subsystem's
+own error) naming the key or file at fault. Subsystems append theirs here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from swarmd.config import Config
+
+CHECKS: list[Callable[[Config], None]] = []

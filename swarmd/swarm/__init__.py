@@ -1,0 +1,1 @@
+"""The swarm game: rounds, stages and environments."""

@@ -1,0 +1,1 @@
+"""The trainer: a supervised worker process owning torch, transformers, peft and reasoning-gym."""

@@ -1,0 +1,1 @@
+"""The dashboard, JSON endpoints, /healthz and /metrics."""
