@@ -90,6 +90,9 @@ class ControlService(pb_grpc.SwarmControlServicer):
 
     async def WatchEvents(self, request, context) -> AsyncIterator[pb.Event]:
         sub = self.daemon.events.subscribe(request.kinds)
+        # Initial metadata tells the client its subscription is in place, so
+        # nothing emitted after this point can be missed.
+        await context.send_initial_metadata(())
         try:
             async for event in sub:
                 yield event
