@@ -31,7 +31,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Status(_message.Message):
-    __slots__ = ("peer_id", "name", "version", "uptime_s", "swarm_id", "data_dir", "state", "roles", "mesh", "round", "training", "chain", "pid")
+    __slots__ = ("peer_id", "name", "version", "uptime_s", "swarm_id", "data_dir", "state", "roles", "mesh", "round", "training", "chain", "pid", "dashboard_url")
     PEER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class Status(_message.Message):
     TRAINING_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    DASHBOARD_URL_FIELD_NUMBER: _ClassVar[int]
     peer_id: str
     name: str
     version: str
@@ -58,7 +59,8 @@ class Status(_message.Message):
     training: TrainingStatus
     chain: ChainStatus
     pid: int
-    def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., swarm_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., state: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., mesh: _Optional[_Union[MeshStatus, _Mapping]] = ..., round: _Optional[_Union[RoundStatus, _Mapping]] = ..., training: _Optional[_Union[TrainingStatus, _Mapping]] = ..., chain: _Optional[_Union[ChainStatus, _Mapping]] = ..., pid: _Optional[int] = ...) -> None: ...
+    dashboard_url: str
+    def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., swarm_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., state: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., mesh: _Optional[_Union[MeshStatus, _Mapping]] = ..., round: _Optional[_Union[RoundStatus, _Mapping]] = ..., training: _Optional[_Union[TrainingStatus, _Mapping]] = ..., chain: _Optional[_Union[ChainStatus, _Mapping]] = ..., pid: _Optional[int] = ..., dashboard_url: _Optional[str] = ...) -> None: ...
 
 class MeshStatus(_message.Message):
     __slots__ = ("state", "listen_addrs", "connected_peers", "live_peers", "stale_peers", "mesh_peers", "messages_in", "messages_out", "rejected", "pull_fetches", "bootnodes")
