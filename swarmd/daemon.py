@@ -62,7 +62,13 @@ class Daemon:
         from swarmd.control.server import ControlPlane
 
         self.control = ControlPlane(self)
-        return [self.control]
+        subsystems: list[Subsystem] = [self.control]
+        if self.config.web.enabled:
+            from swarmd.web.server import WebServer
+
+            self.web = WebServer(self)
+            subsystems.append(self.web)
+        return subsystems
 
     # -- accessors for the control plane ---------------------------------------
 
@@ -109,7 +115,7 @@ class Daemon:
         status.training.state = "disabled" if not self.config.trainer.enabled else "unavailable"
         status.chain.state = "disabled" if not self.config.chain.enabled else "unavailable"
         status.round.phase = "idle"
-        for sub in (self.mesh, self.trainer, self.chain, self.swarm):
+        for sub in (self.mesh, self.trainer, self.chain, self.swarm, self.web):
             if sub is not None:
                 sub.fill_status(status)
         return status
