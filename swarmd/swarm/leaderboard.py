@@ -1,0 +1,92 @@
+"""The local leaderboard and round history, persisted atomically in DATA_DIR/swarm/state.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PeerRecord:
+    peer_id: str
+    name: str = ""
+    rounds: int = 0
+    verified_reward: float = 0.0
+    wins: int = 0
+    last_round: int = -1
+
+
+@dataclass
+class GameState:
+    """Everything the game keeps across restarts (the adapter lives in the trainer's checkpoints)."""
+
+    last_done: tuple[int, int] | None = None
+    peers: dict[str, PeerRecord] = field(default_factory=dict)
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
+    coordinator_seq: int = 0
+    coordinator_key: tuple[int, int] | None = None
+
+    def record_round(
+        self, round_: int, scores: dict[str, float], winners: list[str], names: dict[str, str]
+    ) -> None:
+        """Add one round's verified scores and this node's winner votes (once per round and peer)."""
+        for peer, score in scores.items():
+            rec = self.peers.setdefault(peer, PeerRecord(peer))
+            if names.get(peer):
+                rec.name = names[peer]
+            if rec.last_round >= round_:
+                continue
+            rec.rounds += 1
+            rec.verified_reward += score
+            rec.last_round = round_
+            if peer in winners:
+                rec.wins += 1
+
+    def leaderboard(self, query: str = "", limit: int = 0) -> list[PeerRecord]:
+        q = query.lower()
+        rows = [r for r in self.peers.values() if not q or q in r.peer_id.lower() or q in r.name.lower()]
+        rows.sort(key=lambda r: (-r.verified_reward, -r.wins, r.peer_id))
+        return rows[:limit] if limit else rows
+
+
+def save(state: GameState, path: Path) -> None:
+    data = {
+        "last_done": list(state.last_done) if state.last_done else None,
+        "peers": [asdict(p) for p in state.peers.values()],
+        "history": list(state.history),
+        "coordinator_seq": state.coordinator_seq,
+        "coordinator_key": list(state.coordinator_key) if state.coordinator_key else None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: Path, history: int) -> GameState:
+    """The saved state, or a fresh one when there is none or it is unreadable (logged)."""
+    state = GameState(history=deque(maxlen=history))
+    if not path.exists():
+        return state
+    try:
+        data = json.loads(path.read_text())
+        state.last_done = tuple(data["last_done"]) if data.get("last_done") else None
+        state.peers = {p["peer_id"]: PeerRecord(**p) for p in data.get("peers", [])}
+        state.history.extend(data.get("history", []))
+        state.coordinator_seq = int(data.get("coordinator_seq", 0))
+        key = data.get("coordinator_key")
+        state.coordinator_key = tuple(key) if key else None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log.warning("game state %s is unreadable (%s); starting a fresh leaderboard", path, e)
+        return GameState(history=deque(maxlen=history))
+    return state
