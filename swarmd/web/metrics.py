@@ -1,0 +1,112 @@
+"""Daemon-level metrics, read at scrape time, and the web server's own counters.
+
+The daemon-level gauges are computed from the daemon when /metrics is
+scraped (a custom collector), so they cannot go stale and nothing has to
+remember to update them. The collector is registered while the web
+subsystem runs and unregistered when it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from swarmd.metrics import REGISTRY
+
+
+def registered_names(registry=REGISTRY) -> frozenset[str]:
+    """Metric family names already in ``registry`` (prometheus_client keeps them privately)."""
+    return frozenset(getattr(registry, "_names_to_collectors", {}))
+
+if TYPE_CHECKING:
+    from swarmd.daemon import Daemon
+
+HTTP_REQUESTS = Counter(
+    "swarmd_http_requests",
+    "HTTP requests answered by the dashboard server, by route and status code.",
+    ["route", "code"],
+    registry=REGISTRY,
+)
+SSE_CLIENTS = Gauge(
+    "swarmd_sse_clients", "Open /api/events streams.", registry=REGISTRY
+)
+LOOP_LAG = Gauge(
+    "swarmd_event_loop_lag_seconds",
+    "How late the last event-loop timer fired (a blocked loop shows here first).",
+    registry=REGISTRY,
+)
+
+_STATES = ("starting", "running", "stopping")
+
+
+class DaemonCollector(Collector):
+    """uptime, round, stage, event-bus figures and identity, from the live daemon."""
+
+    NAMES = {
+        "swarmd_uptime_seconds": GaugeMetricFamily,
+        "swarmd_daemon_state": GaugeMetricFamily,
+        "swarmd_round": GaugeMetricFamily,
+        "swarmd_stage": GaugeMetricFamily,
+        "swarmd_event_subscribers": GaugeMetricFamily,
+        "swarmd_events_published": CounterMetricFamily,
+        "swarmd_node": InfoMetricFamily,
+    }
+
+    def __init__(self, daemon: Daemon, exclude: frozenset[str] = frozenset()) -> None:
+        self.daemon = daemon
+        # Names another subsystem already exports (e.g. the swarm's own round
+        # gauge): theirs wins, so a scrape never carries the same series twice.
+        self.exclude = exclude
+
+    def describe(self) -> Iterator:
+        # Declared up front so a name clash fails at registration, not at scrape.
+        for name, family in self.NAMES.items():
+            if name not in self.exclude:
+                yield family(name, "")
+
+    def collect(self) -> Iterator:
+        for family in self._families():
+            if family.name not in self.exclude:
+                yield family
+
+    def _families(self) -> Iterator:
+        d = self.daemon
+        status = d.status()
+        yield GaugeMetricFamily(
+            "swarmd_uptime_seconds", "Seconds since the daemon started.", value=d.uptime_s
+        )
+        state = GaugeMetricFamily(
+            "swarmd_daemon_state", "1 for the daemon's current lifecycle state.", labels=["state"]
+        )
+        for name in _STATES:
+            state.add_metric([name], 1.0 if d.state == name else 0.0)
+        yield state
+        yield GaugeMetricFamily(
+            "swarmd_round", "The swarm round this node is in (0 before the first).",
+            value=float(status.round.round),
+        )
+        yield GaugeMetricFamily(
+            "swarmd_stage", "The stage of the current round.", value=float(status.round.stage)
+        )
+        yield GaugeMetricFamily(
+            "swarmd_event_subscribers",
+            "Subscribers of the daemon's event bus (gRPC WatchEvents and dashboard streams).",
+            value=float(d.events.subscriber_count),
+        )
+        yield CounterMetricFamily(
+            "swarmd_events_published", "Events published on the daemon's event bus.",
+            value=float(d.events.published),
+        )
+        yield InfoMetricFamily(
+            "swarmd_node", "This node's identity and software.",
+            value={
+                "peer_id": d.identity.peer_id,
+                "name": d.identity.name,
+                "version": status.version,
+                "swarm_id": status.swarm_id,
+            },
+        )
