@@ -11,3 +11,14 @@ from collections.abc import Callable
 from swarmd.config import Config
 
 CHECKS: list[Callable[[Config], None]] = []
+
+
+def _chain(config: Config) -> None:
+    if not config.chain.enabled:
+        return  # and eth_account stays unimported
+    from swarmd.chain.preflight import check
+
+    check(config)
+
+
+CHECKS.append(_chain)
