@@ -124,6 +124,11 @@ class SwarmGame:
 
         return TrainGroup(prompt=g.prompt, completions=g.completions, rewards=g.rewards, source=g.sender)
 
+    def train_group_from(self, prompt: list[dict], completions: list[str], rewards: list[float]):
+        from swarmd.trainer.protocol import TrainGroup
+
+        return TrainGroup(prompt=prompt, completions=completions, rewards=rewards, source=self.peer_id)
+
     @staticmethod
     def stats_dict(stats: Any) -> dict[str, Any]:
         if stats is None:

@@ -134,3 +134,18 @@ def test_leaderboard_counts_each_round_once(tmp_path: Path) -> None:
     assert again.last_done == (2, 0) and again.peers["a"].name == "able ant" and list(again.history) == [{"round": 2}]
     path.write_text("{not json")
     assert lb.load(path, 100).peers == {}
+
+
+def test_debate_parsing_and_majority() -> None:
+    from swarmd.swarm.debate import extract, majority, normalize, pick_letter
+
+    assert extract("so <answer> 42 </answer>") == "42"
+    assert extract("<answer>1</answer> then <answer>2</answer>") == "2"
+    assert extract("no tags") is None
+    assert pick_letter("best is <answer>(B)</answer>", 3) == 1
+    assert pick_letter("<answer>d</answer>", 3) is None  # only A-C exist
+    assert pick_letter("<answer>the second</answer>", 3) is None
+    assert majority(["42", " 42.", "7", "7", ""]) == "42"  # tie 2-2: smallest string wins
+    assert majority(["7", "7", "42"]) == "7"
+    assert majority([]) is None
+    assert normalize("  Hello   World. ") == "hello world"
