@@ -77,6 +77,15 @@ class SwarmConfig(Section):
     history_rounds: int = Field(1000, ge=10, le=100000, description="Rounds of history kept for the dashboard.")
     idle_poll_s: float = Field(1.0, gt=0, le=60, description="How often an idle node checks its round source.")
 
+    @field_validator("tasks")
+    @classmethod
+    def _preset(cls, v: str) -> str:
+        from swarmd.trainer.tasks import PRESETS  # pure module: no torch
+
+        if v not in PRESETS:
+            raise ValueError(f"unknown task preset (known: {', '.join(sorted(PRESETS))})")
+        return v
+
     @field_validator("coordinators")
     @classmethod
     def _peer_ids(cls, v: list[str]) -> list[str]:

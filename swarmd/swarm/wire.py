@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
+from swarmd.trainer.tasks import canonical_json
 
-
-def canonical_json(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+__all__ = ["canonical_json", "config_from_json", "obj_key", "pb_key", "ref_key", "ref_to_pb"]
 
 
 def ref_key(dataset: str, config_json: str, seed: int, index: int) -> tuple[str, str, int, int]:
