@@ -63,6 +63,11 @@ class Daemon:
 
         self.control = ControlPlane(self)
         subsystems: list[Subsystem] = [self.control]
+        if self.config.swarm.enabled:
+            from swarmd.swarm.game import SwarmGame
+
+            self.swarm = SwarmGame(self)
+            subsystems.append(self.swarm)
         if self.config.web.enabled:
             from swarmd.web.server import WebServer
 
