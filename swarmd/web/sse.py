@@ -83,6 +83,11 @@ def replay(history: Iterable[pb.Event], kinds: frozenset[int], last_id: int | No
            limit: int) -> list[pb.Event]:
     """What a new stream sends first: everything after ``last_id`` (a reconnect),
     else the newest ``limit`` events; filtered by ``kinds`` (empty: all)."""
+    history = list(history)
+    if last_id is not None and history and last_id > history[-1].seq:
+        # The client saw a higher number than this bus ever issued: the daemon
+        # restarted under it, so it is a new client as far as replay goes.
+        last_id = None
     chosen = [e for e in history if not kinds or e.kind in kinds]
     if last_id is not None:
         return [e for e in chosen if e.seq > last_id]
