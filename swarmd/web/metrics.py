@@ -31,6 +31,12 @@ HTTP_REQUESTS = Counter(
     ["route", "code"],
     registry=REGISTRY,
 )
+HTTP_MALFORMED = Counter(
+    "swarmd_http_malformed_requests",
+    "HTTP requests the parser rejected before routing (oversized line or header, not HTTP), by error.",
+    ["error"],
+    registry=REGISTRY,
+)
 SSE_CLIENTS = Gauge(
     "swarmd_sse_clients", "Open /api/events streams.", registry=REGISTRY
 )

@@ -22,11 +22,18 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import exposition, generate_latest
 
 from swarmd.metrics import REGISTRY
 from swarmd.web.api import STREAMS, Api, Unavailable
-from swarmd.web.metrics import HTTP_REQUESTS, LOOP_LAG, DaemonCollector, registered_names
+from swarmd.web.metrics import (
+    HTTP_MALFORMED,
+    HTTP_REQUESTS,
+    LOOP_LAG,
+    DaemonCollector,
+    registered_names,
+)
 
 if TYPE_CHECKING:
     from swarmd._pb.swarm.v1 import control_pb2 as pb
@@ -47,6 +54,28 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 LAG_INTERVAL_S = 0.5
+
+
+class _MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request its parser rejects (an oversized line, garbage
+    bytes) at ERROR with a traceback. That is the client's fault and anyone can
+    send it, so it becomes one DEBUG line and a counter, not log noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            HTTP_MALFORMED.labels(type(exc).__name__).inc()
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            first_line = (exc.message or type(exc).__name__).strip().splitlines()[0][:160]
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.msg, record.args = "rejected a malformed HTTP request from %s: %s", (remote, first_line)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# The server's own logger (aiohttp's is shared by any aiohttp server in the process).
+http_log = logging.getLogger("swarmd.web.http")
+http_log.addFilter(_MalformedRequestFilter())
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
@@ -120,16 +149,11 @@ class WebServer:
             web.get("/metrics", self._metrics),
             *api.routes(),
         ])
-        app.on_response_prepare.append(self._headers)
+        app.on_response_prepare.append(self._on_prepare)
         return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
-        response = await self._answer(request, handler)
-        HTTP_REQUESTS.labels(_route_label(request), str(response.status)).inc()
-        return response
-
-    async def _answer(self, request: web.Request, handler) -> web.StreamResponse:
         if len(request.query_string) > self.config.max_query_bytes:
             return _error(414, f"query string longer than {self.config.max_query_bytes} bytes "
                                f"(web.max_query_bytes)")
@@ -157,7 +181,9 @@ class WebServer:
             log.exception("web request %s %s failed", request.method, request.path[:200])
             return _error(500, "internal error; see the daemon log")
 
-    async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+    async def _on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        # Counted when the answer starts, so an open event stream counts too.
+        HTTP_REQUESTS.labels(_route_label(request), str(response.status)).inc()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -189,6 +215,7 @@ class WebServer:
             handler_cancellation=True,  # a closed tab ends its event stream at once
             max_line_size=self.config.max_line_bytes,
             max_field_size=self.config.max_header_bytes,
+            logger=http_log,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)

@@ -98,13 +98,13 @@ class _Cdp:
             if not fut.done():
                 fut.set_exception(BrowserError("the browser closed the DevTools connection"))
 
-    async def send(self, method: str, params: dict | None = None, timeout: float = 30.0) -> dict:
+    async def send(self, method: str, params: dict | None = None, deadline_s: float = 30.0) -> dict:
         assert self._ws is not None
         msg_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = fut
         await self._ws.send_str(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
-        return await asyncio.wait_for(fut, timeout)
+        return await asyncio.wait_for(fut, deadline_s)
 
     def expect(self, method: str) -> asyncio.Future:
         """A future for the next event ``method``; take it before causing the event."""
@@ -210,7 +210,7 @@ class Browser:
     def close(self) -> None:
         if self._thread.is_alive():
             with contextlib.suppress(Exception):
-                self._run(self._cdp.send("Browser.close", timeout=5), 10)
+                self._run(self._cdp.send("Browser.close", deadline_s=5), 10)
             with contextlib.suppress(Exception):
                 self._run(self._cdp.close(), 10)
             self._loop.call_soon_threadsafe(self._loop.stop)
