@@ -63,6 +63,16 @@ class Daemon:
 
         self.control = ControlPlane(self)
         subsystems: list[Subsystem] = [self.control]
+        if self.config.p2p.enabled:
+            from swarmd.p2p.subsystem import Mesh
+
+            self.mesh = Mesh(self)
+            subsystems.append(self.mesh)
+        if self.config.chain.enabled:
+            from swarmd.chain.subsystem import ChainSubsystem
+
+            self.chain = ChainSubsystem(self)
+            subsystems.append(self.chain)
         if self.config.swarm.enabled:
             from swarmd.swarm.game import SwarmGame
 
