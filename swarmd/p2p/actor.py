@@ -1,0 +1,626 @@
+"""The network actor: py-libp2p's host, pubsub and stream handlers, owned by one trio thread.
+
+Nothing outside this thread touches a libp2p object. The asyncio side sends
+commands through ``Bridge.call`` (publish, pull, join, leave, list peers,
+blobs) and receives plain records through the ``Sink`` callbacks, which the
+bridge runs on the event loop.
+
+Inside the thread:
+- every gossip message passes ``hardening.precheck`` (framing, origin key,
+  signature) and then the topic validator (``codec.check_envelope``, clock
+  skew, duplicate data, per-origin rate limit); each rejection is counted by
+  reason, in total and against the peer that caused it;
+- accepted data goes into the round store (original signed bytes, to serve
+  pulls) and, once per (kind, round, stage, sender), to the asyncio side;
+- loops: presence (announce), ping (RTT, liveness), sweep (stale/removed,
+  connection state, stats), dial (bootnodes with backoff, peers learned
+  from presence).
+
+Simplifications: every node dials every swarmd peer it learns of, up to
+``p2p.max_peers`` (a full mesh for swarms of that size); there is no DHT.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import base58
+import trio
+
+from swarmd._pb.swarm.v1 import control_pb2 as pb
+from swarmd._pb.swarm.v1 import p2p_pb2
+from swarmd.p2p import metrics as m
+from swarmd.p2p.blobs import BlobStore
+from swarmd.p2p.bridge import Bridge
+from swarmd.p2p.codec import (
+    PRESENCE_KIND,
+    Checked,
+    KindRegistry,
+    Protocols,
+    check_envelope,
+    encode_envelope,
+)
+from swarmd.p2p.config import P2PConfig
+from swarmd.p2p.dialer import Backoff
+from swarmd.p2p.peers import PeerInfo, PeerTable
+from swarmd.p2p.ratelimit import RateLimiter
+from swarmd.p2p.records import Received, Stats
+from swarmd.p2p.store import RoundStore
+
+log = logging.getLogger("swarmd.p2p")
+
+SWEEP_INTERVAL_S = 1.0
+DIAL_INTERVAL_S = 0.5
+# A forwarder relays many origins' messages: its frame budget is this many times an origin's.
+FORWARDER_FACTOR = 8
+
+
+class Sink(Protocol):
+    """Callbacks on the asyncio side (always run on the event loop via the bridge)."""
+
+    def on_ready(self, listen_addrs: list[str]) -> None: ...
+    def on_failed(self, message: str) -> None: ...
+    def on_received(self, item: Received) -> None: ...
+    def on_peer_change(self, change: str, peer_id: str, name: str) -> None: ...
+    def on_rejection(self, peer_id: str, reason: str, detail: str) -> None: ...
+    def on_snapshot(self, stats: Stats, peers: tuple[PeerInfo, ...], not_live: frozenset[str]) -> None: ...
+
+
+def b58(raw: bytes) -> str:
+    return base58.b58encode(raw).decode()
+
+
+class NetworkActor:
+    def __init__(
+        self,
+        *,
+        config: P2PConfig,
+        private_key_bytes: bytes,
+        peer_id: str,
+        swarm_id: str,
+        presence: p2p_pb2.Presence,
+        registry: KindRegistry,
+        blobs: BlobStore,
+        bridge: Bridge,
+        sink: Sink,
+        libp2p_log_level: str = "warning",
+    ) -> None:
+        self.cfg = config
+        self._key = private_key_bytes
+        self.peer_id = peer_id
+        self.self_bytes = base58.b58decode(peer_id)
+        self.swarm_id = swarm_id
+        self.protocols = Protocols(swarm_id)
+        self.channel_of = self.protocols.topics  # topic -> channel
+        self.registry = registry
+        self.blobs = blobs
+        self.bridge = bridge
+        self.sink = sink
+        self.libp2p_log_level = libp2p_log_level
+        self.presence = presence  # replaced whole by set_presence (read here without a lock)
+        # hardening.Guard interface
+        self.allowed_topics = frozenset(self.channel_of)
+        self.max_data_bytes = config.max_message_bytes
+        self.forwarder_limit = RateLimiter(
+            config.rate_limit_per_s * FORWARDER_FACTOR, config.rate_limit_burst * FORWARDER_FACTOR
+        )
+        self.origin_limit = RateLimiter(config.rate_limit_per_s, config.rate_limit_burst)
+        self.store: RoundStore[bytes] = RoundStore(config.pull_window_rounds, config.store_max_bytes, len)
+        self.table = PeerTable(peer_id, config.stale_after_s, config.remove_after_s, max(64, 4 * config.max_peers))
+        self.bootnodes: OrderedDict[str, None] = OrderedDict((a, None) for a in config.bootnodes)
+        self.state = "starting"
+        self.rejected: Counter[str] = Counter()
+        self.messages_in = 0
+        self.messages_out = 0
+        self.pull_fetches = 0
+        self._checked: OrderedDict[bytes, Checked] = OrderedDict()  # validator results awaiting accept()
+        self._backoff: dict[str, Backoff] = {}
+        self._dialing: set[str] = set()
+        self._rejection_events = RateLimiter(5.0, 20)  # event-bus budget for rejection events
+        self._stop: trio.Event | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self.thread: threading.Thread | None = None
+        self.built: Any = None
+        self.pinger: Any = None
+
+    # -- thread lifecycle ------------------------------------------------------------
+
+    def start_thread(self) -> None:
+        self.thread = threading.Thread(target=self._thread_main, name="swarmd-p2p", daemon=True)
+        self.thread.start()
+
+    def _thread_main(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as e:  # noqa: BLE001 - reported to the daemon, which decides
+            log.exception("the network thread failed")
+            self.bridge.post(self.sink.on_failed, f"{type(e).__name__}: {e}")
+        finally:
+            self.bridge.detach()
+            self.state = "stopped"
+
+    def request_stop(self) -> None:
+        """From any thread: end the actor (after ``shutdown`` announced leaving)."""
+        token, stop = self._token, self._stop
+        if token is not None and stop is not None:
+            try:
+                token.run_sync_soon(stop.set)
+            except trio.RunFinishedError:
+                pass
+
+    async def _main(self) -> None:
+        from libp2p.tools.anyio_service import background_trio_service
+
+        from swarmd.p2p import host as hostmod
+        from swarmd.p2p import streams
+
+        hostmod.attach_logging(self.libp2p_log_level)
+        self._stop = trio.Event()
+        self._token = trio.lowlevel.current_trio_token()
+        built = self.built = hostmod.build(self.cfg, self._key, self.protocols, self)
+        host = built.host
+        cfg = self.cfg
+        host.set_stream_handler(
+            self.protocols.pull,
+            lambda s: streams.serve_pull(s, self._lookup, cfg.pull_max_response_bytes, cfg.pull_timeout_s),
+        )
+        host.set_stream_handler(self.protocols.adapter, lambda s: streams.serve_blob(s, self.blobs, cfg.blob_timeout_s))
+        host.set_stream_handler(
+            self.protocols.ping, lambda s: streams.serve_ping(s, 4 * cfg.ping_interval_s + cfg.ping_timeout_s)
+        )
+        hostmod.harden(built, self._count_handler_error)
+        self.pinger = streams.Pinger(host, self.protocols.ping)
+        async with (
+            host.run(listen_addrs=built.listen),
+            background_trio_service(built.pubsub),
+            background_trio_service(built.gossipsub),
+            trio.open_nursery() as nursery,
+        ):
+            if not host.get_transport_addrs():
+                raise OSError(f"could not listen on any of p2p.listen = {cfg.listen} (address in use?)")
+            await built.pubsub.wait_until_ready()
+            for topic, channel in self.channel_of.items():
+                built.pubsub.set_topic_validator(topic, self._validator(channel), False)
+                await built.pubsub.subscribe(topic)
+            self.bridge.attach(nursery)
+            self.state = "alone"
+            self.bridge.post(self.sink.on_ready, self.listen_addrs())
+            log.info("p2p listening on %s", " ".join(self.listen_addrs()))
+            for loop in (self._presence_loop, self._ping_loop, self._sweep_loop, self._dial_loop):
+                nursery.start_soon(loop)
+            await self._stop.wait()
+            self.bridge.detach()
+            nursery.cancel_scope.cancel()
+
+    def listen_addrs(self) -> list[str]:
+        return [f"{a}/p2p/{self.peer_id}" for a in self.built.host.get_transport_addrs()]
+
+    def announced_addrs(self) -> list[str]:
+        if self.cfg.announce:
+            return [a if "/p2p/" in a else f"{a}/p2p/{self.peer_id}" for a in self.cfg.announce]
+        return self.listen_addrs()
+
+    # -- the boundary ------------------------------------------------------------------
+
+    def reject(self, peer: str, reason: str, detail: str = "") -> None:
+        """Count a rejection (hardening.Guard); ``peer`` is whoever is to blame."""
+        self.rejected[reason] += 1
+        m.REJECTED.labels(reason).inc()
+        self.table.on_rejected(peer, reason, trio.current_time())
+        if self._rejection_events.allow("events", trio.current_time()):
+            self.bridge.post(self.sink.on_rejection, peer, reason, detail)
+
+    def _count_handler_error(self, peer: str, reason: str) -> None:
+        self.reject(peer, reason)
+
+    def _validator(self, channel: str) -> Callable[[Any, Any], bool]:
+        def validate(forwarder: Any, msg: Any) -> bool:
+            origin = bytes(msg.from_id)
+            origin_b58 = b58(origin)
+            own = origin == self.self_bytes
+            checked = self._check(msg.data, channel, origin, origin_b58)
+            if not checked.ok:
+                self.reject(origin_b58, checked.reason or "invalid", checked.detail)
+                return False
+            env = checked.envelope
+            assert env is not None
+            if not own:
+                if abs(time.time() - env.sent_at) > self.cfg.max_clock_skew_s:
+                    self.reject(origin_b58, "clock_skew", f"sent_at {env.sent_at:.0f}")
+                    return False
+                if channel == "rollouts" and self.store.has(env.kind, env.round, env.stage, origin_b58):
+                    m.DUPLICATES.inc()  # data already held: harmless, not forwarded again
+                    return False
+                if not self.origin_limit.allow(origin_b58, trio.current_time()):
+                    self.reject(origin_b58, "rate_limited")
+                    return False
+            self._checked[origin + bytes(msg.seqno)] = checked
+            while len(self._checked) > 1024:
+                self._checked.popitem(last=False)
+            return True
+
+        return validate
+
+    def _check(self, data: bytes, channel: str, origin: bytes, origin_b58: str) -> Checked:
+        return check_envelope(
+            data,
+            channel=channel,
+            origin=origin,
+            origin_b58=origin_b58,
+            swarm_id=self.swarm_id,
+            registry=self.registry,
+            max_message_bytes=self.cfg.max_message_bytes,
+        )
+
+    def accept(self, msg: Any) -> None:
+        """A message passed every check (hardening.Guard; called by the guarded pubsub)."""
+        origin = bytes(msg.from_id)
+        if origin == self.self_bytes:
+            return  # our own: stored when published
+        origin_b58 = b58(origin)
+        channel = self.channel_of.get(msg.topicIDs[0]) if msg.topicIDs else None
+        if channel is None:
+            return
+        checked = self._checked.pop(origin + bytes(msg.seqno), None) or self._check(
+            msg.data, channel, origin, origin_b58
+        )
+        if not checked.ok:
+            return
+        if channel == "presence":
+            self.messages_in += 1
+            m.MESSAGES_IN.labels(PRESENCE_KIND, "gossip").inc()
+            self._on_presence(origin_b58, checked.payload)
+        else:
+            self._keep(msg.SerializeToString(), origin_b58, checked, channel, "gossip")
+
+    def _keep(self, raw: bytes, origin: str, checked: Checked, channel: str, via: str) -> bool:
+        env = checked.envelope
+        assert env is not None
+        if not self.store.add(env.kind, env.round, env.stage, origin, raw, replace=channel == "rounds"):
+            m.DUPLICATES.inc()
+            return False
+        now = time.time()
+        self.messages_in += 1
+        m.MESSAGES_IN.labels(env.kind, via).inc()
+        m.LATENCY.labels(via).observe(max(0.0, now - env.sent_at))
+        self.table.on_message(origin, trio.current_time())
+        item = Received(origin, env.kind, env.round, env.stage, checked.payload, env.sent_at, via, now)
+        self.bridge.post(self.sink.on_received, item)
+        return True
+
+    def _lookup(self, kind: str, round: int, stage: int) -> dict[str, bytes]:
+        m.PULL_SERVED.inc()
+        return self.store.get(kind, round, stage)
+
+    # -- presence and peers ------------------------------------------------------------
+
+    def _on_presence(self, peer_id: str, presence: p2p_pb2.Presence) -> None:
+        self._emit(self.table.on_presence(peer_id, presence, trio.current_time()))
+        if presence.leaving:
+            self._backoff.pop(peer_id, None)
+
+    def _emit(self, changes: list[tuple[str, Any]]) -> None:
+        for change, rec in changes:
+            name = rec.name or ""
+            log.info("peer %s %s (%s)", change, rec.peer_id, name or "-")
+            self.bridge.post(self.sink.on_peer_change, change, rec.peer_id, name)
+
+    async def _publish_presence(self, leaving: bool = False) -> None:
+        p = p2p_pb2.Presence()
+        p.CopyFrom(self.presence)
+        del p.addrs[:]
+        p.addrs.extend(self.announced_addrs()[:16])
+        p.leaving = leaving
+        await self.publish("presence", PRESENCE_KIND, p.round, p.stage, p.SerializeToString(), time.time())
+
+    async def _presence_loop(self) -> None:
+        while True:
+            if self.state != "left":
+                try:
+                    await self._publish_presence()
+                except Exception as e:  # noqa: BLE001 - next tick retries
+                    log.debug("presence publish failed: %s", e)
+            await trio.sleep(self.cfg.presence_interval_s * random.uniform(0.9, 1.1))
+
+    async def _ping_loop(self) -> None:
+        while True:
+            peers = [p for p in self.built.host.get_connected_peers() if p.to_base58() not in self.pinger.unsupported]
+            async with trio.open_nursery() as nursery:
+                for peer in peers:
+                    nursery.start_soon(self._ping_one, peer)
+            await trio.sleep(self.cfg.ping_interval_s)
+
+    async def _ping_one(self, peer: Any) -> None:
+        rtt = await self.pinger.ping(peer, self.cfg.ping_timeout_s)
+        if rtt is not None:
+            self._emit(self.table.on_pong(peer.to_base58(), rtt, trio.current_time()))
+
+    async def _sweep_loop(self) -> None:
+        host = self.built.host
+        while True:
+            now = trio.current_time()
+            connected = {p.to_base58(): p for p in host.get_connected_peers()}
+            self.table.set_connected(set(connected), now)
+            changes = self.table.sweep(now)
+            self._emit(changes)
+            for change, rec in changes:
+                if change == "removed" and rec.peer_id in connected:
+                    await self._disconnect(connected[rec.peer_id])
+            if self.state == "left":
+                for peer in connected.values():
+                    await self._disconnect(peer)
+            elif self.state != "stopping":
+                self.state = "connected" if connected else "alone"
+            self._publish_snapshot(now, len(connected))
+            await trio.sleep(SWEEP_INTERVAL_S)
+
+    def _publish_snapshot(self, now: float, connected: int) -> None:
+        peers = self.table.snapshot(now)
+        live = sum(1 for p in peers if p.liveness == "live" and p.announced)
+        stale = sum(1 for p in peers if p.liveness != "live" and p.announced)
+        mesh_sizes = {
+            channel: len(self.built.gossipsub.mesh.get(topic, ())) for topic, channel in self.channel_of.items()
+        }
+        m.CONNECTED.set(connected)
+        m.KNOWN.labels("live").set(live)
+        m.KNOWN.labels("stale").set(stale)
+        for channel, n in mesh_sizes.items():
+            m.MESH.labels(channel).set(n)
+        stats = Stats(
+            state=self.state,
+            listen_addrs=tuple(self.listen_addrs()),
+            connected=connected,
+            live=live,
+            stale=stale,
+            mesh_peers=mesh_sizes,
+            messages_in=self.messages_in,
+            messages_out=self.messages_out,
+            rejected=dict(self.rejected),
+            pull_fetches=self.pull_fetches,
+            bootnodes=tuple(self.bootnodes),
+        )
+        self.bridge.post(self.sink.on_snapshot, stats, peers, self.table.not_live())
+
+    async def _disconnect(self, peer: Any) -> None:
+        try:
+            with trio.move_on_after(2):
+                await self.built.host.disconnect(peer)
+        except Exception as e:  # noqa: BLE001
+            log.debug("disconnecting %s failed: %s", peer, e)
+        await self.pinger.forget(peer.to_base58())
+
+    # -- dialing --------------------------------------------------------------------------
+
+    async def _dial_loop(self) -> None:
+        async with trio.open_nursery() as nursery:
+            while True:
+                if self.state not in ("left", "stopping"):
+                    self._dial_due(nursery)
+                await trio.sleep(DIAL_INTERVAL_S)
+
+    def _dial_due(self, nursery: trio.Nursery) -> None:
+        host = self.built.host
+        now = trio.current_time()
+        connected = {p.to_base58() for p in host.get_connected_peers()}
+        room = self.cfg.max_peers - len(connected)
+        targets: list[tuple[str, list[str]]] = []
+        for addr in self.bootnodes:
+            peer_id = addr.rsplit("/p2p/", 1)[-1]
+            if peer_id != self.peer_id:
+                targets.append((peer_id, [addr]))
+        for rec in self.table.records.values():
+            if rec.announced and rec.addrs and rec.liveness == "live":
+                targets.append((rec.peer_id, list(rec.addrs)))
+        for peer_id, addrs in targets:
+            if room <= 0:
+                break
+            if peer_id in connected or peer_id in self._dialing:
+                continue
+            backoff = self._backoff.setdefault(peer_id, Backoff(self.cfg.redial_min_s, self.cfg.redial_max_s))
+            if not backoff.due(now):
+                continue
+            room -= 1
+            self._dialing.add(peer_id)
+            nursery.start_soon(self._dial, peer_id, addrs)
+
+    async def _dial(self, peer_id: str, addrs: list[str]) -> str | None:
+        """Dial one peer; returns None on success, else the error."""
+        from libp2p.peer.id import ID
+        from libp2p.peer.peerinfo import PeerInfo as Libp2pPeerInfo
+
+        backoff = self._backoff.setdefault(peer_id, Backoff(self.cfg.redial_min_s, self.cfg.redial_max_s))
+        error: str | None = "timed out"
+        try:
+            import multiaddr
+
+            pid = ID.from_base58(peer_id)
+            maddrs = [multiaddr.Multiaddr(a.rsplit("/p2p/", 1)[0]) for a in addrs]
+            network = self.built.host.get_network()
+            network.unblock_peer(pid)  # our backoff decides, not libp2p's 60 s negative cache
+            with trio.move_on_after(self.cfg.dial_timeout_s):
+                await self.built.host.connect(Libp2pPeerInfo(pid, maddrs))
+                error = None
+        except Exception as e:  # noqa: BLE001 - every dial failure is retried with backoff
+            error = f"{type(e).__name__}: {e}"[:300]
+        finally:
+            self._dialing.discard(peer_id)
+        now = trio.current_time()
+        if error is None:
+            backoff.succeeded()
+            m.DIALS.labels("ok").inc()
+        else:
+            backoff.failed(now)
+            m.DIALS.labels("failed").inc()
+            log.debug("dial %s failed: %s (next in %.1fs)", peer_id, error, backoff.delay)
+        return error
+
+    # -- commands from the asyncio side (run via Bridge.call) -------------------------------
+
+    async def publish(self, channel: str, kind: str, round: int, stage: int, payload: bytes, sent_at: float) -> None:
+        from libp2p.pubsub.pb import rpc_pb2
+
+        from swarmd.p2p.hardening import SIGNING_PREFIX
+
+        pubsub = self.built.pubsub
+        data = encode_envelope(
+            swarm_id=self.swarm_id,
+            kind=kind,
+            round=round,
+            stage=stage,
+            sent_at=sent_at,
+            sender=self.self_bytes,
+            payload=payload,
+        )
+        if len(data) > self.cfg.max_message_bytes:
+            raise ValueError(
+                f"{kind} message of {len(data)} bytes exceeds p2p.max_message_bytes "
+                f"({self.cfg.max_message_bytes}); send it as a blob"
+            )
+        topic = self.protocols.topic(channel)
+        msg = rpc_pb2.Message(data=data, topicIDs=[topic], from_id=self.self_bytes, seqno=pubsub._next_seqno())
+        msg.signature = self.built.host.get_private_key().sign(SIGNING_PREFIX + msg.SerializeToString())
+        msg.key = self.built.host.get_public_key().serialize()
+        if channel != "presence":
+            self.store.add(kind, round, stage, self.peer_id, msg.SerializeToString(), replace=True)
+        await pubsub.push_msg(self.built.host.get_id(), msg)
+        self.messages_out += 1
+        m.MESSAGES_OUT.labels(kind).inc()
+
+    async def pull(self, kind: str, round: int, stage: int, missing: list[str]) -> int:
+        """Ask the missing senders (if connected) and a few other live peers; returns messages gained."""
+        from libp2p.peer.id import ID
+
+        from swarmd.p2p import streams
+
+        connected = {p.to_base58() for p in self.built.host.get_connected_peers()}
+        usable = {p for p in connected if self.table.liveness(p) == "live"}
+        first = [p for p in missing if p in usable]
+        others = sorted(usable - set(first))
+        targets = first + random.sample(others, min(self.cfg.pull_fanout, len(others)))
+        if not targets:
+            return 0
+        have = [base58.b58decode(s) for s in self.store.senders(kind, round, stage)]
+        req = p2p_pb2.PullRequest(kind=kind, round=round, stage=stage, have=have,
+                                  max_bytes=self.cfg.pull_max_response_bytes)
+        gained = 0
+
+        async def one(peer: str) -> None:
+            nonlocal gained
+            resp = None
+            with trio.move_on_after(self.cfg.pull_timeout_s):
+                try:
+                    resp = await streams.request_pull(
+                        self.built.host, ID.from_base58(peer), self.protocols.pull, req, self.cfg.pull_max_response_bytes
+                    )
+                except Exception as e:  # noqa: BLE001 - another peer may answer
+                    m.PULL_REQUESTS.labels("error").inc()
+                    log.debug("pull from %s failed: %s", peer, e)
+                    return
+            if resp is None:
+                m.PULL_REQUESTS.labels("timeout").inc()
+                return
+            m.PULL_REQUESTS.labels("ok").inc()
+            gained += self._take_pulled(peer, resp, kind, round, stage)
+
+        async with trio.open_nursery() as nursery:
+            for peer in targets:
+                nursery.start_soon(one, peer)
+        return gained
+
+    def _take_pulled(self, responder: str, resp: p2p_pb2.PullResponse, kind: str, round: int, stage: int) -> int:
+        from swarmd.p2p.hardening import parse_signed
+
+        gained = 0
+        for raw in resp.messages[:1024]:
+            reason, msg = parse_signed(raw, self.allowed_topics, self.cfg.max_message_bytes)
+            if reason is not None:
+                self.reject(responder, reason, "in a pull response")
+                continue
+            origin = bytes(msg.from_id)
+            if origin == self.self_bytes:
+                continue
+            channel = self.channel_of[msg.topicIDs[0]]
+            checked = self._check(msg.data, channel, origin, b58(origin))
+            if not checked.ok:
+                self.reject(responder, checked.reason or "invalid", "in a pull response")
+                continue
+            env = checked.envelope
+            assert env is not None
+            if (env.kind, env.round, env.stage) != (kind, round, stage) or channel == "presence":
+                self.reject(responder, "pull_mismatch", "answered with other data than asked")
+                continue
+            if self._keep(raw, b58(origin), checked, channel, "pull"):
+                gained += 1
+                self.pull_fetches += 1
+                m.PULL_FETCHED.inc()
+        return gained
+
+    async def join(self, addrs: list[str]) -> list[pb.JoinResult]:
+        results = []
+        if self.state == "left":
+            self.state = "alone"
+        for addr in addrs:
+            peer_id = addr.rsplit("/p2p/", 1)[-1] if "/p2p/" in addr else ""
+            if not peer_id:
+                results.append(pb.JoinResult(multiaddr=addr, ok=False, error="multiaddr has no /p2p/<peer id>"))
+                continue
+            if peer_id == self.peer_id:
+                results.append(pb.JoinResult(multiaddr=addr, ok=False, peer_id=peer_id, error="that is this node"))
+                continue
+            self.bootnodes[addr] = None
+            self._backoff.pop(peer_id, None)
+            self._dialing.add(peer_id)
+            error = await self._dial(peer_id, [addr])
+            results.append(pb.JoinResult(multiaddr=addr, ok=error is None, peer_id=peer_id, error=error or ""))
+        return results
+
+    def add_bootnodes(self, addrs: list[str]) -> None:
+        for addr in addrs:
+            if "/p2p/" in addr:
+                self.bootnodes[addr] = None
+
+    async def leave(self, stopping: bool = False) -> int:
+        """Announce leaving, let it go out, then close every connection."""
+        self.state = "stopping" if stopping else "left"
+        try:
+            await self._publish_presence(leaving=True)
+        except Exception as e:  # noqa: BLE001
+            log.debug("leaving announcement failed: %s", e)
+        await self._flush(1.0)
+        peers = list(self.built.host.get_connected_peers())
+        for peer in peers:
+            await self._disconnect(peer)
+        return len(peers)
+
+    async def _flush(self, within_s: float) -> None:
+        """Wait (bounded) until pubsub's per-peer outbound queues are empty."""
+        with trio.move_on_after(within_s):
+            # The library offers no drain event: poll its queues.
+            while any(len(q) for q in self.built.pubsub.peer_queues.values()):  # noqa: ASYNC110
+                await trio.sleep(0.02)
+            await trio.sleep(0.05)  # the writer task has dequeued; give the write a moment
+
+    async def shutdown(self) -> None:
+        await self.leave(stopping=True)
+        assert self._stop is not None
+        self._stop.set()
+
+    async def list_peers(self, include_stale: bool) -> pb.ListPeersResponse:
+        now = trio.current_time()
+        peers = [p.to_pb() for p in self.table.snapshot(now) if include_stale or p.liveness == "live"]
+        return pb.ListPeersResponse(peers=peers, self_peer_id=self.peer_id)
+
+    async def fetch_blob(self, peer_id: str, digest: bytes, max_bytes: int) -> bytes:
+        from libp2p.peer.id import ID
+
+        from swarmd.p2p import streams
+
+        with trio.fail_after(self.cfg.blob_timeout_s):
+            return await streams.fetch_blob(self.built.host, ID.from_base58(peer_id), self.protocols.adapter, digest,
+                                            max_bytes)
