@@ -218,11 +218,10 @@
       label: `${nameOf(self)} (this node)`, color: "#111827", width: 2.6,
       points: rounds.map((rd) => [rd.round, rd.own_reward]),
     });
-    const svg = SwarmChart.line($("reward-chart"), {
+    SwarmChart.line($("reward-chart"), {
       series, xLabel: "round", integerX: true, title: "reward over rounds", empty: "no rounds yet",
+      data: { rounds: rounds.length, lastRound: rounds.length ? rounds[rounds.length - 1].round : "" },
     });
-    svg.dataset.rounds = String(rounds.length);
-    svg.dataset.lastRound = rounds.length ? String(rounds[rounds.length - 1].round) : "";
     const recent = rounds.slice(-12).reverse();
     $("rounds-body").replaceChildren(...recent.map((rd) => {
       const tr = row([

@@ -1,8 +1,9 @@
 // A small SVG line chart, hand-written so the page needs no chart library.
-// SwarmChart.line(container, {series, xLabel, yLabel, height, integerX}) draws
+// SwarmChart.line(container, {series, xLabel, height, integerX, empty, data}) draws
 // every series ([{label, color, width, points: [[x, y], ...]}]) on shared axes
 // with "nice" ticks, a legend below, and a tooltip (<title>) on each point.
-// Points with y === null (NaN on the server) are gaps, not zeros.
+// Points with y === null (NaN on the server) are gaps, not zeros. "data" becomes
+// data-* attributes of the <svg> (what tests and scripts read back).
 "use strict";
 
 (function () {
@@ -38,11 +39,15 @@
 
   function line(container, opts) {
     const series = (opts.series || []).filter((s) => s.points && s.points.length);
-    const W = 640, H = opts.height || 240, M = { l: 48, r: 12, t: 10, b: 30 };
+    // Drawn at the container's real width so text keeps its size; redrawn on resize.
+    const W = Math.max(240, Math.round(container.clientWidth || 640));
+    const H = opts.height || 240, M = { l: 48, r: 12, t: 10, b: 30 };
+    drawn.set(container, opts);
     container.textContent = "";
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.title || "chart" }, container);
     const valid = [];
     for (const s of series) for (const p of s.points) if (p[1] !== null && Number.isFinite(p[1])) valid.push(p);
+    for (const [k, v] of Object.entries(opts.data || {})) svg.dataset[k] = String(v);
     svg.dataset.series = String(series.length);
     svg.dataset.points = String(valid.length);
     if (!valid.length) {
@@ -111,6 +116,17 @@
     }
     return svg;
   }
+
+  const drawn = new Map();
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const [container, opts] of drawn) {
+        if (container.isConnected) line(container, opts); else drawn.delete(container);
+      }
+    }, 150);
+  });
 
   // A stable colour per peer ID, so a peer keeps its colour across reloads.
   function colorFor(key) {
