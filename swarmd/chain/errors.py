@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from swarmd.errors import Busy
 
@@ -155,12 +155,18 @@ class ErrorDecoder:
             values = abi_decode(types, body)
         except Exception:  # noqa: BLE001
             return DecodedRevert(name)
-        return DecodedRevert(name, tuple(zip(names, (_plain(v) for v in values), strict=True)))
+        return DecodedRevert(
+            name, tuple((n, _plain(t, v)) for n, t, v in zip(names, types, values, strict=True))
+        )
 
 
-def _plain(value: Any) -> Any:
+def _plain(abi_type: str, value: Any) -> Any:
+    # Addresses as checksummed strings (as web3 returns them), tuples as lists.
+    if abi_type == "address":
+        return to_checksum_address(value)
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        inner = abi_type[:-2] if abi_type.endswith("[]") else ""
+        return [_plain(inner, v) for v in value]
     return value
 
 
