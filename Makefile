@@ -53,8 +53,8 @@ fmt:
 bench: install ## benchmarks: prints a table and writes out/bench.md
 	$(PY) -m bench
 
-demo: install ## a local swarm: chain, bootnode and three training daemons
-	@echo "make demo: the local swarm lands with the demo issue" >&2; exit 1
+demo: install ## a local swarm: chain, bootnode and three training daemons (Ctrl-C stops it)
+	$(PY) -m swarmd.tools.demo $(DEMO_ARGS)
 
 contracts: node_modules/.installed ## compile contracts/ (pinned solc-js) into the committed artifact
 	node contracts/compile.mjs
