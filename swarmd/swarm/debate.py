@@ -267,7 +267,7 @@ class Debate:
             for s, v in zip(senders, verified, strict=True):
                 peer_correct.setdefault(s, []).append(v)
             picked, said = [], []
-            for critic, items in sorted(critiques.items()):
+            for _critic, items in sorted(critiques.items()):
                 item = items.get(key)
                 if item is None:
                     continue

@@ -20,7 +20,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import grpc
