@@ -127,7 +127,14 @@ class RoundStatus(_message.Message):
     def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., phase: _Optional[str] = ..., source: _Optional[str] = ..., environment: _Optional[str] = ..., rounds_completed: _Optional[int] = ..., last_reward: _Optional[float] = ..., has_last_reward: _Optional[bool] = ..., seconds_in_phase: _Optional[float] = ...) -> None: ...
 
 class TrainingStatus(_message.Message):
-    __slots__ = ("state", "model", "device", "dtype", "step", "policy_version", "last_reward_mean", "last_loss", "last_step_s", "tokens_per_s", "worker_restarts", "micro_batch", "last_error", "worker_pid", "worker_rss_bytes")
+    __slots__ = ("state", "model", "device", "dtype", "step", "policy_version", "last_reward_mean", "last_loss", "last_step_s", "tokens_per_s", "worker_restarts", "micro_batch", "last_error", "worker_pid", "worker_rss_bytes", "gen_batch", "detail", "trainable_params", "last_checkpoint", "last_metrics")
+    class LastMetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     STATE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +150,11 @@ class TrainingStatus(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     WORKER_PID_FIELD_NUMBER: _ClassVar[int]
     WORKER_RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GEN_BATCH_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    TRAINABLE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    LAST_METRICS_FIELD_NUMBER: _ClassVar[int]
     state: str
     model: str
     device: str
@@ -158,7 +170,12 @@ class TrainingStatus(_message.Message):
     last_error: str
     worker_pid: int
     worker_rss_bytes: int
-    def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ...) -> None: ...
+    gen_batch: int
+    detail: str
+    trainable_params: int
+    last_checkpoint: str
+    last_metrics: _containers.ScalarMap[str, float]
+    def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ..., gen_batch: _Optional[int] = ..., detail: _Optional[str] = ..., trainable_params: _Optional[int] = ..., last_checkpoint: _Optional[str] = ..., last_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ChainStatus(_message.Message):
     __slots__ = ("state", "rpc_url", "chain_id", "contract", "address", "balance_wei", "registered", "pending_submissions", "failed_submissions", "last_error", "submitted", "round", "stage", "stage_count", "block", "stage_manager", "recent_failures")
