@@ -42,6 +42,13 @@ class SwarmConfig(Section):
     min_stage_s: float = Field(
         0.0, ge=0, le=3600, description="A coordinator never advances a stage sooner than this."
     )
+    start_min_peers: int = Field(
+        1,
+        ge=0,
+        le=10000,
+        description="A coordinator starts the first round only once this many trainer peers "
+        "(itself included when it trains) are live.",
+    )
     announce_interval_s: float = Field(
         2.0, gt=0, le=60, description="How often a coordinator re-announces the current round."
     )

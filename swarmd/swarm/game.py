@@ -228,6 +228,15 @@ class SwarmGame:
             if mesh is not None and hasattr(mesh, "set_presence"):
                 trainer = self.daemon.trainer
                 mesh.set_presence(state.round, state.stage, getattr(trainer, "model_name", "") or "", [self.env.name])
+            if state.stage >= self.env.stage_count:
+                if self.phase != "stage_mismatch":
+                    log.error(
+                        "the round source has %d stages but environment %s has %d; stage %d is not played",
+                        state.stage_count, self.env.name, self.env.stage_count, state.stage,
+                    )
+                    self.set_phase("stage_mismatch", state)
+                self.state.last_done = state.key
+                continue
             if not self.trains:
                 self.state.last_done = state.key
                 self.set_phase("relaying", state)

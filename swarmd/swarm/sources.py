@@ -245,7 +245,7 @@ class CoordinatorSource(Source):
             if self.announcing:
                 state = self._state
                 if state is None or state.source != self.name:
-                    if self.config.auto_advance:
+                    if self.config.auto_advance and len(self._live_trainers()) >= self.config.start_min_peers:
                         await self._move_to(*self._first_round())
                 elif self.config.auto_advance and should_advance(
                     time.time(), state, *self._published_and_expected(state), self.config.min_stage_s
@@ -254,6 +254,9 @@ class CoordinatorSource(Source):
                 elif state is not None:
                     await self._publish(state)
             await asyncio.sleep(self.config.announce_interval_s)
+
+    def _live_trainers(self) -> set[str]:
+        return self.game.expected_peers() | ({self.me} if self.game.trains else set())
 
     def _require_leader(self) -> None:
         if not self.can_drive:
