@@ -18,6 +18,7 @@ Hierarchy (what the submission queue does with each):
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, str):
-        return repr(value)
+        return value if re.fullmatch(r"0x[0-9a-fA-F]{40}", value) else repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return str(value)
