@@ -1,0 +1,41 @@
+"""The supervisor's decisions, as pure functions (tested without a worker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Batch sizes sent with every request; shrunk after out-of-memory errors, never grown back."""
+
+    micro_batch: int  # sequences per forward/backward pass in training
+    gen_batch: int = 0  # sequences per sampling pass (0: all of a request at once)
+
+    def to_json(self) -> dict[str, int]:
+        return {"micro_batch": self.micro_batch, "gen_batch": self.gen_batch}
+
+
+GENERATING_OPS = frozenset({"rollouts", "generate"})
+
+
+def shrink_after_oom(op: str, limits: Limits, batch: int) -> Limits | None:
+    """Halve the batch that ran out of memory; None when it was already 1 (or ``op`` has no batch).
+
+    ``batch`` is how many sequences were in flight when the allocation failed
+    (it may be smaller than the limit: the last chunk of a request).
+    """
+    if op == "train":
+        current = max(1, min(limits.micro_batch, batch))
+        return None if current <= 1 else replace(limits, micro_batch=current // 2)
+    if op in GENERATING_OPS:
+        current = max(1, batch if limits.gen_batch == 0 else min(limits.gen_batch, batch))
+        return None if current <= 1 else replace(limits, gen_batch=current // 2)
+    return None
+
+
+def restart_delay(failures: int, base_s: float, cap_s: float) -> float:
+    """Seconds to wait before the ``failures``-th consecutive restart: base · 2^(n-1), capped."""
+    if failures <= 0:
+        return 0.0
+    return min(cap_s, base_s * 2.0 ** min(failures - 1, 30))

@@ -1,0 +1,501 @@
+"""The policy the worker trains: base model + LoRA adapter, sampler, GRPO step, state.
+
+One object owns the model, the tokenizer, the optimizer and the step count
+(the policy version). Its methods are the worker's operations; each takes
+plain Python values and returns them, so the worker's dispatch stays thin.
+
+Simplifications, stated once:
+- The reference policy for the KL term is the same model with the adapter
+  disabled; it is only evaluated when ``kl_beta`` > 0 (the reported KL is 0
+  otherwise).
+- Completions arrive as text (peers may run other tokenizers) and are
+  re-tokenized; a completion shorter than ``max_new_tokens`` tokens is taken
+  to have ended with the end-of-sequence token, which is appended.
+- The learning-rate schedule is a pure function of the step count, so its
+  "state" is that count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import resource
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from swarmd.trainer import checkpoint, grpo, models, sampling, tasks
+from swarmd.trainer.config import TrainerConfig
+from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
+
+log = logging.getLogger(__name__)
+
+ADAPTER_FILE = "adapter.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+RNG_FILE = "rng.safetensors"
+
+
+class OutOfMemory(Exception):
+    """An allocation failed; ``batch`` is how many sequences were being processed."""
+
+    def __init__(self, batch: int, detail: str) -> None:
+        super().__init__(f"out of memory with {batch} sequences in flight: {detail[:200]}")
+        self.batch = batch
+
+
+class BadInput(ValueError):
+    """The request's arguments are unusable (a bad task reference, an empty prompt list)."""
+
+
+def is_oom(e: BaseException) -> bool:
+    if isinstance(e, MemoryError | torch.OutOfMemoryError):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
+@contextlib.contextmanager
+def oom_as(batch: int) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as e:
+        if is_oom(e):
+            raise OutOfMemory(batch, str(e)) from None
+        raise
+
+
+def peak_memory_bytes(device: str) -> int:
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated(device))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass
+class _Row:
+    prompt: list[int]
+    completion: list[int]
+    advantage: float
+
+
+class Policy:
+    def __init__(self, cfg: TrainerConfig, cache_dir: Path, progress: Callable[[str], None] = lambda m: None) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        self.cfg = cfg
+        threads = cfg.threads or len(os.sched_getaffinity(0))
+        torch.set_num_threads(threads)
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.loaded = models.load(cfg.model, cache_dir, cfg.device, cfg.dtype, progress)
+        self.device = self.loaded.placement.device
+        self.tokenizer = self.loaded.tokenizer
+        lora = LoraConfig(
+            r=cfg.lora.rank,
+            lora_alpha=cfg.lora.alpha,
+            lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules if cfg.lora.target_modules != ["all-linear"] else "all-linear",
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+        try:
+            self.model = get_peft_model(self.loaded.model, lora)
+        except ValueError as e:
+            raise models.ModelError(f"trainer.lora.target_modules: {e}") from None
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=cfg.grpo.learning_rate, weight_decay=cfg.grpo.weight_decay
+        )
+        self.step = 0
+        self.eos_ids = self._eos_ids()
+        self.threads = threads
+
+    # -- identity ----------------------------------------------------------------
+
+    def _eos_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        gen = self.model.generation_config.eos_token_id
+        ids.update(gen if isinstance(gen, list) else [gen])
+        return sorted(i for i in ids if i is not None)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {**self.loaded.identity, "lora": self.cfg.lora.model_dump(mode="json")}
+
+    @property
+    def trainable_params(self) -> int:
+        return sum(p.numel() for p in self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.cfg.model if self.cfg.model != "auto" else self.loaded.name,
+            "source": self.loaded.source,
+            "device": self.device,
+            "dtype": self.loaded.placement.dtype,
+            "threads": self.threads,
+            "trainable_params": self.trainable_params,
+            "step": self.step,
+        }
+
+    # -- tokens --------------------------------------------------------------------
+
+    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        if not messages:
+            raise BadInput("a prompt needs at least one message")
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def completion_ids(self, text: str) -> list[int]:
+        g = self.cfg.grpo
+        ids = self.tokenizer.encode(text, add_special_tokens=False)[: g.max_completion_tokens]
+        if len(ids) < min(self.cfg.sampling.max_new_tokens, g.max_completion_tokens):
+            ids.append(self.eos_ids[0] if self.tokenizer.eos_token_id is None else self.tokenizer.eos_token_id)
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    # -- sampling ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sampling_weights(self) -> Iterator[None]:
+        """Sample with the adapter folded into the weights (one matmul per layer saved per token).
+
+        The adapted layers' weights are swapped for merged copies and swapped
+        back afterwards, never updated in place: an in-place merge/unmerge
+        would drift the base weights by rounding error step after step.
+        """
+        self.model.eval()
+        if not self.cfg.sampling.merge_lora:
+            yield
+            return
+        from peft.tuners.lora import LoraLayer
+
+        swapped = []
+        try:
+            with torch.no_grad():
+                for module in self.model.modules():
+                    if isinstance(module, LoraLayer):
+                        base = module.get_base_layer()
+                        original = base.weight.data
+                        delta = module.get_delta_weight(module.active_adapters[0])
+                        base.weight.data = original + delta.to(original.dtype)
+                        swapped.append((base, original))
+            with self.model.disable_adapter():
+                yield
+        finally:
+            for base, original in swapped:
+                base.weight.data = original
+
+    def sample(self, prompts: list[list[int]], n: int, gen_batch: int) -> sampling.Samples:
+        """``n`` completions of every prompt; rows are processed ``gen_batch`` at a time (0: all)."""
+        rows = [p for p in prompts for _ in range(n)]
+        s = self.cfg.sampling
+        chunk = gen_batch or len(rows) or 1
+        out = sampling.Samples([], [], [])
+        with self._sampling_weights():
+            for start in range(0, len(rows), chunk):
+                part = rows[start : start + chunk]
+                ids, mask = sampling.left_pad(part, self.tokenizer.pad_token_id)
+                with oom_as(len(part)):
+                    got = sampling.sample(
+                        self.model, ids.to(self.device), mask.to(self.device), s.max_new_tokens,
+                        self.eos_ids, s.temperature, s.top_p,
+                    )
+                out.tokens += got.tokens
+                out.logprobs += got.logprobs
+                out.finished += got.finished
+        return out
+
+    def rollouts(self, refs: list[tasks.TaskRef], group_size: int, gen_batch: int) -> tuple[list[Group], dict]:
+        if group_size < 1:
+            raise BadInput("group_size must be >= 1")
+        entries = []
+        for ref in refs:
+            try:
+                question, entry = tasks.materialize(ref)
+            except tasks.TaskError as e:
+                raise BadInput(f"task reference {ref.dataset}[{ref.index}]: {e}") from None
+            entries.append((ref, question, entry, tasks.build_prompt(question)))
+        t0 = time.perf_counter()
+        samples = self.sample([self.prompt_ids(e[3]) for e in entries], group_size, gen_batch)
+        gen_s = time.perf_counter() - t0
+        groups = []
+        for i, (ref, question, entry, prompt) in enumerate(entries):
+            toks = samples.tokens[i * group_size : (i + 1) * group_size]
+            texts = [self.decode(t) for t in toks]
+            groups.append(Group(ref, prompt, question, texts, [tasks.score(ref, entry, c) for c in texts],
+                                [len(t) for t in toks]))
+        n_tokens = sum(len(t) for t in samples.tokens)
+        stats = {"generated_tokens": n_tokens, "generate_s": gen_s,
+                 "generate_tokens_per_s": n_tokens / gen_s if gen_s > 0 else 0.0}
+        return groups, stats
+
+    def generate(self, prompts: list[list[dict[str, str]]], n: int, gen_batch: int) -> list[list[str]]:
+        if n < 1:
+            raise BadInput("n must be >= 1")
+        samples = self.sample([self.prompt_ids(p) for p in prompts], n, gen_batch)
+        texts = [self.decode(t) for t in samples.tokens]
+        return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    @staticmethod
+    def score(items: list[ScoreItem]) -> list[ScoreResult]:
+        results = []
+        for item in items:
+            try:
+                question, entry = tasks.materialize(item.ref)
+            except tasks.TaskError as e:
+                results.append(ScoreResult(error=str(e)))
+                continue
+            if question != item.question:
+                results.append(ScoreResult(error="question_mismatch"))
+                continue
+            results.append(ScoreResult([tasks.score(item.ref, entry, c) for c in item.completions]))
+        return results
+
+    # -- training ------------------------------------------------------------------
+
+    def logprobs(self, prompts: list[list[int]], completions: list[list[int]]) -> torch.Tensor:
+        """Training-side log-probs of completions (adapter active, no grad); → [B, T]."""
+        self.model.eval()
+        batch = sampling.pack(prompts, completions, self.tokenizer.pad_token_id)
+        with torch.no_grad():
+            return sampling.completion_logprobs(self.model, self._to_device(batch), self.cfg.sampling.temperature)
+
+    def _to_device(self, b: sampling.Batch) -> sampling.Batch:
+        d = self.device
+        return sampling.Batch(b.input_ids.to(d), b.attention_mask.to(d), b.position_ids.to(d),
+                              b.completion_ids.to(d), b.completion_mask.to(d), b.prompt_len)
+
+    def _rows(self, groups: list[TrainGroup]) -> tuple[list[_Row], list[float], int]:
+        g = self.cfg.grpo
+        rows, rewards, skipped = [], [], 0
+        for group in groups:
+            r = torch.tensor(group.rewards, dtype=torch.float32)
+            rewards += group.rewards
+            if grpo.zero_advantage(r):
+                skipped += 1
+                continue
+            adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
+            prompt = self.prompt_ids(group.prompt)
+            for text, a in zip(group.completions, adv, strict=True):
+                rows.append(_Row(prompt, self.completion_ids(text), a))
+        return rows, rewards, skipped
+
+    def train(self, groups: list[TrainGroup], micro_batch: int) -> TrainStats:
+        t0 = time.perf_counter()
+        g = self.cfg.grpo
+        if self.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(self.device)
+        rows, rewards, skipped = self._rows(groups)
+        r = torch.tensor(rewards or [0.0])
+        stats = TrainStats(
+            policy_version=self.step,
+            reward_mean=float(r.mean()),
+            reward_std=float(r.std(correction=0)),
+            zero_adv_fraction=skipped / len(groups) if groups else 0.0,
+            groups_used=len(groups) - skipped,
+            groups_skipped=skipped,
+            micro_batch=micro_batch,
+        )
+        if not rows:
+            stats.step_s = time.perf_counter() - t0
+            return stats
+        # Similar lengths together: less padding per micro-batch.
+        rows.sort(key=lambda row: len(row.prompt) + len(row.completion))
+        chunks = [rows[i : i + micro_batch] for i in range(0, len(rows), micro_batch)]
+        n_tokens = sum(len(row.completion) for row in rows)
+        temperature = self.cfg.sampling.temperature
+        old: list[torch.Tensor | None] = [None] * len(chunks)
+        if g.iterations > 1:
+            for i, chunk in enumerate(chunks):
+                with oom_as(len(chunk)):
+                    old[i] = self.logprobs([c.prompt for c in chunk], [c.completion for c in chunk])
+        train_t0 = time.perf_counter()
+        for _ in range(g.iterations):
+            self.model.train()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_total, sums = 0.0, {"policy_loss": 0.0, "kl": 0.0, "clipped": 0.0}
+            for i, chunk in enumerate(chunks):
+                batch = self._to_device(sampling.pack([c.prompt for c in chunk], [c.completion for c in chunk],
+                                                      self.tokenizer.pad_token_id))
+                adv = torch.tensor([c.advantage for c in chunk], dtype=torch.float32, device=self.device)
+                try:
+                    with oom_as(len(chunk)):
+                        logp = sampling.completion_logprobs(self.model, batch, temperature)  # [B, T]
+                        ref = None
+                        if g.kl_beta > 0:
+                            with torch.no_grad(), self.model.disable_adapter():
+                                ref = sampling.completion_logprobs(self.model, batch, temperature)
+                        old_logp = old[i].to(self.device) if old[i] is not None else logp.detach()
+                        loss, part = grpo.grpo_loss(logp, old_logp, adv, batch.completion_mask, n_tokens,
+                                                    g.clip_low, g.clip_high, g.kl_beta, ref)
+                        loss.backward()
+                except OutOfMemory:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    raise
+                loss_total += float(loss.detach())
+                for k in sums:
+                    sums[k] += part[k]
+            if g.max_grad_norm > 0:
+                norm = torch.nn.utils.clip_grad_norm_(self.params, g.max_grad_norm)
+            else:
+                norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.params if p.grad is not None]))
+            lr = grpo.lr_at(self.step, g.learning_rate, g.lr_schedule, g.warmup_steps, g.total_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+        train_s = time.perf_counter() - train_t0
+        stats.policy_version = self.step
+        stats.stepped = True
+        stats.loss = loss_total
+        stats.kl = sums["kl"] / n_tokens
+        stats.clip_fraction = sums["clipped"] / n_tokens
+        stats.grad_norm = float(norm)
+        stats.learning_rate = lr
+        stats.completion_len = n_tokens / len(rows)
+        stats.tokens = n_tokens
+        stats.tokens_per_s = n_tokens * g.iterations / train_s if train_s > 0 else 0.0
+        stats.step_s = time.perf_counter() - t0
+        stats.peak_memory_bytes = peak_memory_bytes(self.device)
+        return stats
+
+    # -- adapter and checkpoint state ---------------------------------------------------
+
+    def adapter_state(self) -> dict[str, torch.Tensor]:
+        from peft import get_peft_model_state_dict
+
+        return {k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+
+    def adapter_bytes(self) -> bytes:
+        from safetensors.torch import save
+
+        return save(self.adapter_state())
+
+    def load_adapter_bytes(self, data: bytes) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load
+
+        tensors = load(data)
+        expected = set(self.adapter_state())
+        if set(tensors) != expected:
+            raise BadInput("adapter tensors do not match this model's adapter")
+        set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in tensors.items()})
+
+    def export(self, directory: str) -> None:
+        """A plain PEFT directory (adapter_config.json + adapter_model.safetensors), written atomically."""
+        target = Path(directory)
+        if not target.is_absolute():
+            raise BadInput(f"export directory {directory!r} must be an absolute path")
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise BadInput(f"export directory {directory} exists and is not empty")
+        parent = target.parent
+        if not parent.is_dir():
+            raise BadInput(f"export directory's parent {parent} does not exist")
+        tmp = parent / f".{target.name}.tmp-{os.getpid()}"
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self.model.save_pretrained(tmp)
+            meta = {"policy_version": self.step, "base_model": self.identity}
+            (tmp / "swarmd.json").write_text(json.dumps(meta, indent=1))
+            if target.exists():
+                target.rmdir()
+            os.rename(tmp, target)
+        except PermissionError as e:
+            raise BadInput(f"cannot write {directory}: {e.strerror}") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _optimizer_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        sd = self.optimizer.state_dict()
+        tensors, scalars = {}, {}
+        for idx, state in sd["state"].items():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"state.{idx}.{key}"] = value.detach().to("cpu").contiguous()
+                else:
+                    scalars[f"{idx}.{key}"] = value
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in grp.items()} for grp in sd["param_groups"]]
+        return tensors, {"param_groups": groups, "scalars": scalars}
+
+    def _load_optimizer(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        state: dict[int, dict[str, Any]] = {}
+        for name, value in tensors.items():
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+        for name, value in meta["scalars"].items():
+            idx, key = name.split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+        groups = [{k: (tuple(v) if k == "betas" else v) for k, v in grp.items()} for grp in meta["param_groups"]]
+        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+    def checkpoint(self, root: Path, round_state: dict[str, Any], keep: int) -> Path:
+        from safetensors.torch import save
+
+        opt_tensors, opt_meta = self._optimizer_tensors()
+        rng = {"torch_cpu": torch.get_rng_state()}
+        if self.device.startswith("cuda"):
+            rng["torch_cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {
+            "step": self.step,
+            "identity": self.identity,
+            "optimizer": opt_meta,
+            "python_rng": random.getstate(),
+            "round_state": round_state,
+            "created": time.time(),
+        }
+        files = {ADAPTER_FILE: self.adapter_bytes(), OPTIMIZER_FILE: save(opt_tensors), RNG_FILE: save(rng)}
+        return checkpoint.save(root, files, meta, keep)
+
+    def _accept(self, meta: dict[str, Any]) -> str | None:
+        if meta.get("identity") != self.identity:
+            return "it was made for another model or adapter configuration"
+        return None
+
+    def restore(self, root: Path, warn: Callable[[str], None]) -> dict[str, Any] | None:
+        """Load the newest valid checkpoint; returns what it held (path, step, round_state) or None.
+
+        Every piece is parsed before anything is applied, so a checkpoint that
+        verifies but does not load leaves the model untouched and is skipped.
+        """
+        from safetensors.torch import load
+
+        unloadable: set[Path] = set()
+        while True:
+            ckpt = checkpoint.newest_valid(root, self._accept, warn, skip=unloadable)
+            if ckpt is None:
+                return None
+            try:
+                adapter = load(ckpt.files[ADAPTER_FILE])
+                current = self.adapter_state()
+                if {k: tuple(v.shape) for k, v in adapter.items()} != {k: tuple(v.shape) for k, v in current.items()}:
+                    raise ValueError("adapter tensors do not match this model's adapter")
+                opt = load(ckpt.files[OPTIMIZER_FILE])
+                rng = load(ckpt.files[RNG_FILE])
+                py_state = ckpt.meta["python_rng"]
+                py_state = (py_state[0], tuple(py_state[1]), py_state[2])
+                step = int(ckpt.meta["step"])
+            except Exception as e:  # noqa: BLE001 - a checkpoint that verifies but will not load is skipped too
+                warn(f"skipping checkpoint {ckpt.path}: it does not load ({type(e).__name__}: {e})")
+                unloadable.add(ckpt.path)
+                continue
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in adapter.items()})
+            self._load_optimizer(opt, ckpt.meta["optimizer"])
+            torch.set_rng_state(rng["torch_cpu"])
+            if "torch_cuda" in rng and self.device.startswith("cuda"):
+                torch.cuda.set_rng_state(rng["torch_cuda"], self.device)
+            random.setstate(py_state)
+            self.step = step
+            return {"path": str(ckpt.path), "step": self.step, "round_state": ckpt.meta.get("round_state") or {}}
