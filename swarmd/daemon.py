@@ -73,6 +73,11 @@ class Daemon:
 
             self.chain = ChainSubsystem(self)
             subsystems.append(self.chain)
+        if self.config.trainer.enabled and self.config.node.mode == "trainer":
+            from swarmd.trainer.supervisor import TrainerSupervisor
+
+            self.trainer = TrainerSupervisor(self.config.trainer, self.config.data_dir, self.events)
+            subsystems.append(self.trainer)
         if self.config.swarm.enabled:
             from swarmd.swarm.game import SwarmGame
 

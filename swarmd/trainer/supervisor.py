@@ -55,7 +55,7 @@ worker_log = logging.getLogger("swarmd.trainer.worker")
 
 # A worker that stayed up this long resets the restart backoff.
 STABLE_S = 60.0
-STOP_GRACE_S = 5.0
+STOP_GRACE_S = 3.0
 HISTORY = 1000
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR,
            "CRITICAL": logging.CRITICAL}
@@ -184,12 +184,16 @@ class TrainerSupervisor:
 
     async def stop(self) -> None:
         self._stopping = True
+        was_ready = self.ready
         self._set_not_ready("stopping")
         proc = self._proc
         if proc is not None and proc.returncode is None:
+            # An idle worker exits on end of input; a busy or loading one is
+            # terminated (checkpoints are atomic, so nothing half-written stays).
+            idle = was_ready and not self._pending
             if proc.stdin is not None:
-                proc.stdin.close()  # an idle worker exits on end of input
-            if not await self._wait_exit(proc, STOP_GRACE_S):
+                proc.stdin.close()
+            if not idle or not await self._wait_exit(proc, STOP_GRACE_S):
                 with contextlib.suppress(ProcessLookupError):
                     proc.terminate()
                 if not await self._wait_exit(proc, 3.0):
