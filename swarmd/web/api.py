@@ -251,7 +251,8 @@ class Api:
             control_running=d.control is not None,
             loop_lag_s=self.loop_lag(),
             max_loop_lag_s=self.config.max_loop_lag_s,
-            trainer_enabled=d.config.trainer.enabled,
+            # A bootnode never runs a trainer, whatever trainer.enabled says.
+            trainer_enabled=d.config.trainer.enabled and d.config.node.mode == "trainer",
             trainer_present=trainer is not None,
             trainer_worker_alive=getattr(trainer, "worker_alive", None) if trainer is not None else None,
             trainer_ready=getattr(trainer, "ready", None) if trainer is not None else None,

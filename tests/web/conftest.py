@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import Browser, find_chromium
-from tests.support.daemons import REPO
 
 # Everything but the control plane and the web server off: these tests are
 # about the web layer, and must not load a model or open a mesh.
@@ -20,6 +19,7 @@ BARE = {
     "chain": {"enabled": False},
 }
 
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "out" / "screenshots"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -63,21 +65,25 @@ def test_healthz_ready_and_live(web_node) -> None:
     assert request(url, "/healthz?probe=maybe").status == 400
 
 
-def test_healthz_unhealthy_when_the_trainer_is_expected_but_absent(daemons) -> None:
-    # trainer.enabled with no trainer subsystem running: the readiness probe
-    # must say so (503 with the reason); the process itself is live.
-    d = daemons("web", config=bare(trainer={"enabled": True}))
+def test_healthz_unhealthy_while_the_trainer_worker_is_down(daemons) -> None:
+    # The real trainer on the tiny random model (no download): /healthz is
+    # ready once the worker is, turns 503 naming the trainer when the worker
+    # is killed, and recovers when the supervisor has restarted it.
+    d = daemons("web", config=bare(trainer={"enabled": True, "model": "tiny", "threads": 1}))
     url = d.status().dashboard_url
-    if d.status().training.state not in ("unavailable", ""):
-        # Once the trainer subsystem exists it starts a worker here; this case
-        # (no trainer at all) then cannot be set up from outside.
-        return
-    r = request(url, "/healthz")
-    assert r.status == 503
-    body = r.json()
-    assert body["status"] == "unhealthy" and body["live"] and not body["ready"]
-    assert any(reason.startswith("trainer:") for reason in body["reasons"])
-    assert request(url, "/healthz?probe=live").status == 200
+    wait_until(lambda: request(url, "/healthz").status == 200, timeout=240,
+               what="ready once the trainer worker is up")
+    pid = d.status().training.worker_pid
+    assert pid > 0
+    os.kill(pid, signal.SIGKILL)
+    down = wait_until(lambda: (r := request(url, "/healthz")).status == 503 and r.json(),
+                      timeout=60, what="/healthz unhealthy")
+    assert down["live"] and not down["ready"]
+    assert any(reason.startswith("trainer:") for reason in down["reasons"]), down
+    assert request(url, "/healthz?probe=live").status == 200  # the daemon itself is fine
+    wait_until(lambda: request(url, "/healthz").status == 200, timeout=240,
+               what="ready again after the worker restarted")
+    assert d.status().training.worker_pid not in (0, pid)
 
 
 def test_metrics_parse_and_carry_daemon_gauges(web_node) -> None:
