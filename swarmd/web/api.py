@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from google.protobuf import json_format
 
+from swarmd.errors import ControlError
 from swarmd.web import health, sse
 from swarmd.web.metrics import SSE_CLIENTS
 
@@ -45,16 +46,21 @@ class Unavailable(Exception):
 
 
 def jsonable(value: Any) -> Any:
-    """Plain data with non-finite floats as null (JSON has no NaN; browsers reject it)."""
+    """JSON-ready data: non-finite floats as null (JSON has no NaN; browsers reject
+    it), sets as sorted lists, anything else unknown as its string."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(jsonable(v) for v in value)
     if value is None or isinstance(value, bool | int | str):
         return value
-    raise TypeError(f"not JSON data: {type(value).__name__}")
+    # Whatever else a subsystem put in a record (an enum, a path) is shown,
+    # not allowed to turn the whole answer into an error.
+    return str(value)
 
 
 def parse_limit(raw: Any, default: int = DEFAULT_LIMIT) -> int:
@@ -151,6 +157,8 @@ class Api:
             return fn()
         except Unavailable:
             raise
+        except ControlError as e:  # the subsystem's own, operator-readable refusal
+            raise Unavailable(str(e)) from None
         except Exception as e:
             log.exception("%s failed", what)
             raise Unavailable(f"{what} failed ({type(e).__name__}); see the daemon log") from None
@@ -176,6 +184,8 @@ class Api:
             raise Unavailable(
                 f"the peer table did not answer within {self.config.data_source_timeout_s:g}s"
             ) from None
+        except ControlError as e:  # e.g. the mesh is still starting
+            raise Unavailable(str(e)) from None
         except Exception as e:
             log.exception("list_peers failed")
             raise Unavailable(f"the peer table failed ({type(e).__name__}); see the daemon log") from None
