@@ -171,3 +171,15 @@ def test_parse_json_object_accepts() -> None:
 ])
 def test_url_for(host, url) -> None:
     assert url_for(host, 8080) == url
+
+
+def test_web_config_checks_its_keys() -> None:
+    from pydantic import ValidationError
+
+    from swarmd.web.config import WebConfig
+
+    assert WebConfig().host == "127.0.0.1" and WebConfig().port == 8080
+    assert WebConfig(host="::1", port=0).port == 0
+    for bad in ({"host": "example.com"}, {"port": 70000}, {"max_query_bytes": 10}, {"colour": "red"}):
+        with pytest.raises(ValidationError):
+            WebConfig(**bad)

@@ -99,7 +99,8 @@
     $("state").replaceChildren(badge(s.state));
     const r = s.round || {};
     text("round", num(r.round));
-    text("stage", r.stage_count ? `${num(r.stage)} of ${r.stage_count}` : num(r.stage));
+    // Stages count from 0, as in the feed; "of N" only where a round has several.
+    text("stage", r.stage_count > 1 ? `${num(r.stage)} of ${r.stage_count}` : num(r.stage));
     text("phase", r.phase);
     text("round-source", r.source);
     text("environment", r.environment);
