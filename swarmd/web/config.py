@@ -22,6 +22,12 @@ class WebConfig(Section):
         8080, ge=0, le=65535, description="TCP port; 0 picks any free port (the bound URL is in "
         "`swarmctl status` and the log)."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to besides IP addresses and 'localhost' (e.g. "
+        "the name a reverse proxy forwards). A request for any other Host gets 421: a web page "
+        "cannot read the dashboard through DNS rebinding.",
+    )
     max_query_bytes: int = Field(
         2048, ge=64, le=65536,
         description="Longest query string accepted; longer ones get 414.",

@@ -104,6 +104,29 @@ def url_for(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
+def host_allowed(host_header: str | None, allowed: list[str]) -> bool:
+    """Whether a request's Host names this server: an IP address, localhost, or a configured name.
+
+    A page on evil.example that re-points its DNS at 127.0.0.1 still sends
+    ``Host: evil.example``; refusing unknown names stops it reading the JSON.
+    """
+    if not host_header:
+        return True  # HTTP/1.0 clients; a browser always sends Host
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [v6]:port
+        host = host[1:host.find("]")] if "]" in host else host[1:]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost") or host in (h.lower() for h in allowed):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status, text=json.dumps({"error": message}),
@@ -154,6 +177,9 @@ class WebServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
+        if not host_allowed(request.headers.get("Host"), self.config.allowed_hosts):
+            return _error(421, f"this server does not answer for host {request.headers['Host'][:100]!r} "
+                               f"(web.allowed_hosts)")
         if len(request.query_string) > self.config.max_query_bytes:
             return _error(414, f"query string longer than {self.config.max_query_bytes} bytes "
                                f"(web.max_query_bytes)")

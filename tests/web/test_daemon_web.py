@@ -134,6 +134,7 @@ def test_bad_requests_get_4xx_never_500(web_node) -> None:
         ("huge body", request(url, "/api/leaderboard", method="POST", body=b"{" + b" " * 200_000 + b"}"), 413),
         ("unknown event kind", request(url, "/api/events?kinds=gossip"), 400),
         ("bad Last-Event-ID", request(url, "/api/events", headers={"Last-Event-ID": "x"}), 400),
+        ("a rebound host name", request(url, "/api/status", headers={"Host": "evil.example"}), 421),
     ]
     for what, reply, expected in cases:
         assert reply.status == expected, f"{what}: {reply.status} {reply.body[:200]!r}"

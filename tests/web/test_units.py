@@ -10,7 +10,7 @@ import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.web import api, health, sse
-from swarmd.web.server import url_for
+from swarmd.web.server import host_allowed, url_for
 
 
 def snap(**over) -> health.Snapshot:
@@ -183,3 +183,13 @@ def test_web_config_checks_its_keys() -> None:
     for bad in ({"host": "example.com"}, {"port": 70000}, {"max_query_bytes": 10}, {"colour": "red"}):
         with pytest.raises(ValidationError):
             WebConfig(**bad)
+
+
+@pytest.mark.parametrize("host, ok", [
+    (None, True), ("127.0.0.1:8080", True), ("127.0.0.1", True), ("[::1]:8080", True), ("::1", True),
+    ("localhost:8080", True), ("LOCALHOST", True), ("dash.localhost", True), ("10.1.2.3:80", True),
+    ("evil.example", False), ("evil.example:8080", False), ("127.0.0.1.evil.example", False),
+    ("swarm.internal:443", True),  # configured below
+])
+def test_host_allowed(host, ok) -> None:
+    assert host_allowed(host, ["swarm.internal"]) is ok
