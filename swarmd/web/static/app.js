@@ -203,13 +203,17 @@
     Object.assign(state.names, r.body.names || {});
     const self = r.body.self_peer_id || state.self;
     const rounds = (r.body.rounds || []).slice().sort((a, b) => a.round - b.round || a.stage - b.stage);
+    // x is the round; the stages of a multi-stage round sit between it and the next.
+    const stages = new Map();
+    for (const rd of rounds) stages.set(rd.round, Math.max(stages.get(rd.round) || 1, num(rd.stage) + 1));
+    const x = (rd) => rd.round + num(rd.stage) / stages.get(rd.round);
     // One series per peer whose rewards this node verified, plus its own.
     const perPeer = new Map();
     for (const rd of rounds) {
       for (const [peer, reward] of Object.entries(rd.rewards || {})) {
         if (peer === self) continue;
         if (!perPeer.has(peer)) perPeer.set(peer, []);
-        perPeer.get(peer).push([rd.round, reward]);
+        perPeer.get(peer).push([x(rd), reward]);
       }
     }
     const series = [...perPeer.entries()].map(([peer, points]) => ({
@@ -217,7 +221,7 @@
     }));
     series.push({
       label: `${nameOf(self)} (this node)`, color: "#111827", width: 2.6,
-      points: rounds.map((rd) => [rd.round, rd.own_reward]),
+      points: rounds.map((rd) => [x(rd), rd.own_reward]),
     });
     SwarmChart.line($("reward-chart"), {
       series, xLabel: "round", integerX: true, title: "reward over rounds", empty: "no rounds yet",
