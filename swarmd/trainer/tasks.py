@@ -120,7 +120,11 @@ EASY_TASKS: tuple[TaskSpec, ...] = (
                                          "max_factor": 3, "styles": ["plain"]}),
 )
 
-PRESETS: dict[str, tuple[TaskSpec, ...]] = {"sapo": SAPO_TASKS, "easy": EASY_TASKS}
+# A synthetic task with a dense reward (swarmd.trainer.synthetic): for tiny models
+# in tests and experiments, which score 0 on everything else.
+DENSE_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_letters", {"length": 3}),)
+
+PRESETS: dict[str, tuple[TaskSpec, ...]] = {"sapo": SAPO_TASKS, "easy": EASY_TASKS, "dense": DENSE_TASKS}
 
 
 def preset(name: str) -> list[TaskSpec]:
@@ -242,6 +246,9 @@ _DATASET_CACHE_SIZE = 128
 def _dataset(name: str, config_json: str, seed: int):
     import reasoning_gym
 
+    from swarmd.trainer import synthetic
+
+    synthetic.register()
     if name not in reasoning_gym.factory.DATASETS:
         raise TaskError(f"unknown dataset {name!r}")
     config = json.loads(config_json)
@@ -276,7 +283,11 @@ def score(ref: TaskRef, entry: dict[str, Any], completion: str) -> float:
     """The dataset's verifier on the extracted answer, in [0, 1]; any failure scores 0."""
     answer = extract_answer(completion)
     if answer is None:
-        return 0.0
+        from swarmd.trainer.synthetic import RAW_TEXT_DATASETS
+
+        if ref.dataset not in RAW_TEXT_DATASETS:
+            return 0.0
+        answer = completion
     try:
         ds = _dataset(ref.dataset, canonical_json(ref.config), ref.seed)
         value = float(ds.score_answer(answer, entry))
