@@ -82,26 +82,26 @@ def test_each_page_reflects_the_swarm_and_follows_a_new_round(swarm, browser: Br
         b.wait_for(" && ".join(
             f"[...document.querySelectorAll('#peers-body tr')].some(tr => tr.dataset.peerId === "
             f"{json.dumps(o.peer_id)} && tr.textContent.includes({json.dumps(o.name)}) && "
-            f"tr.textContent.includes('live'))" for o in others), what=f"{n}: both peers live")
+            f"tr.textContent.includes('live'))" for o in others), timeout=120, what=f"{n}: both peers live")
         # The round number is the node's own.
         b.wait_for(f"Number(document.getElementById('round').textContent) >= 1 && "
                    f"Number(document.getElementById('round').textContent) >= {d.status().round.round}",
-                   what=f"{n}: round number")
+                   timeout=120, what=f"{n}: round number")
         # Leaderboard: this node and at least one peer it scored, by name.
         board = d.call("GetLeaderboard", pb.GetLeaderboardRequest(limit=50))
         assert len(board.entries) >= 2, board
         b.wait_for(f"document.querySelectorAll('#leaderboard-body tr').length >= {len(board.entries)}",
-                   what=f"{n}: leaderboard rows")
+                   timeout=120, what=f"{n}: leaderboard rows")
         assert b.evaluate("document.querySelector('#leaderboard-body tr.self') !== null")
         for e in board.entries:
             assert names.get(e.peer_id, e.name) in b.text("#leaderboard-body")
         # Chart: this node's line and at least one peer's, over the completed rounds.
         b.wait_for("Number(document.querySelector('#reward-chart svg').dataset.rounds) >= 1 && "
                    "Number(document.querySelector('#reward-chart svg').dataset.series) >= 2",
-                   what=f"{n}: reward chart")
+                   timeout=120, what=f"{n}: reward chart")
         b.wait_for("document.querySelector('#chart-reward svg') && "
                    "Number(document.querySelector('#chart-reward svg').dataset.points) >= 1",
-                   what=f"{n}: training curve")
+                   timeout=120, what=f"{n}: training curve")
         b.screenshot(screenshots / f"dashboard-swarm-{n}.png")
 
     # On the last page opened: a new round arrives without a reload.
@@ -110,9 +110,9 @@ def test_each_page_reflects_the_swarm_and_follows_a_new_round(swarm, browser: Br
     b.wait_for(f"Number(document.querySelector('#reward-chart svg').dataset.lastRound) > {last}",
                timeout=600, interval=0.5, what="a new round in the chart")
     b.wait_for(f"Number(document.querySelector('#rounds-body tr').dataset.round) > {last}",
-               what="the new round in the table")
+               timeout=120, what="the new round in the table")
     b.wait_for("[...document.querySelectorAll('#feed li')].some(li => li.dataset.type === 'round')",
-               what="a round event in the feed")
+               timeout=120, what="a round event in the feed")
     assert b.evaluate("window.__sameDocument") is True
     b.screenshot(screenshots / "dashboard-swarm.png")
     assert [e for e in b.errors if not e.startswith("network:")] == []
