@@ -173,7 +173,7 @@ class Debate:
         ctx.phase("training")
         train = [ctx.game.train_group_from(prompt, comps, rewards) for prompt, comps, rewards in groups]
         report.local_groups = len(train)
-        stats = await ctx.game.daemon.trainer.train(train)
+        stats = await ctx.game.daemon.trainer.train(train, round=ctx.state.round)
         report.train = ctx.game.stats_dict(stats)
 
     async def _verified(self, ctx: StageContext, ref, question: str, answers: list[str]) -> list[float]:

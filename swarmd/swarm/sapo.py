@@ -130,9 +130,7 @@ class Sapo:
         report.staleness = [state.round - g.round for g in chosen]
 
         ctx.phase("training")
-        stats = await trainer.train(
-            [game.train_group(g) for g in own + chosen]
-        )
+        stats = await trainer.train([game.train_group(g) for g in own + chosen], round=state.round)
         report.train = stats if isinstance(stats, dict) else game.stats_dict(stats)
         return report
 
