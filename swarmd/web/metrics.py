@@ -52,31 +52,25 @@ _STATES = ("starting", "running", "stopping")
 class DaemonCollector(Collector):
     """uptime, round, stage, event-bus figures and identity, from the live daemon."""
 
-    NAMES = {
-        "swarmd_uptime_seconds": GaugeMetricFamily,
-        "swarmd_daemon_state": GaugeMetricFamily,
-        "swarmd_round": GaugeMetricFamily,
-        "swarmd_stage": GaugeMetricFamily,
-        "swarmd_event_subscribers": GaugeMetricFamily,
-        "swarmd_events_published": CounterMetricFamily,
-        "swarmd_node": InfoMetricFamily,
-    }
+    NAMES = (
+        "swarmd_uptime_seconds", "swarmd_daemon_state", "swarmd_round", "swarmd_stage",
+        "swarmd_event_subscribers", "swarmd_events_published", "swarmd_node",
+    )
 
-    def __init__(self, daemon: Daemon, exclude: frozenset[str] = frozenset()) -> None:
+    def __init__(self, daemon: Daemon, registry=REGISTRY) -> None:
         self.daemon = daemon
-        # Names another subsystem already exports (e.g. the swarm's own round
-        # gauge): theirs wins, so a scrape never carries the same series twice.
-        self.exclude = exclude
+        self.registry = registry
 
-    def describe(self) -> Iterator:
-        # Declared up front so a name clash fails at registration, not at scrape.
-        for name, family in self.NAMES.items():
-            if name not in self.exclude:
-                yield family(name, "")
+    def describe(self) -> list:
+        # Claim no names: a subsystem that later defines one of these (the
+        # swarm game exports its own round and stage gauges) must not fail to
+        # register because of us. Instead collect() yields to it.
+        return []
 
     def collect(self) -> Iterator:
+        taken = registered_names(self.registry)
         for family in self._families():
-            if family.name not in self.exclude:
+            if family.name not in taken:
                 yield family
 
     def _families(self) -> Iterator:

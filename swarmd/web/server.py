@@ -32,7 +32,6 @@ from swarmd.web.metrics import (
     HTTP_REQUESTS,
     LOOP_LAG,
     DaemonCollector,
-    registered_names,
 )
 
 if TYPE_CHECKING:
@@ -260,7 +259,7 @@ class WebServer:
             return
         self.port = int(self._runner.addresses[0][1])
         self.url = url_for(self.config.host, self.port)
-        self._collector = DaemonCollector(self.daemon, exclude=registered_names(REGISTRY))
+        self._collector = DaemonCollector(self.daemon, REGISTRY)
         REGISTRY.register(self._collector)
         self._lag_task = asyncio.create_task(self._measure_lag(), name="web-loop-lag")
         log.info("dashboard at %s", self.url, extra={"url": self.url})

@@ -193,3 +193,30 @@ def test_web_config_checks_its_keys() -> None:
 ])
 def test_host_allowed(host, ok) -> None:
     assert host_allowed(host, ["swarm.internal"]) is ok
+
+
+def test_daemon_gauges_yield_to_a_subsystem_exporting_the_same_name(short_tmp) -> None:
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from swarmd import identity
+    from swarmd.config import Config
+    from swarmd.daemon import Daemon
+    from swarmd.web.metrics import DaemonCollector
+
+    registry = CollectorRegistry(auto_describe=True)
+    daemon = Daemon(Config.model_validate({"node": {"data_dir": str(short_tmp)}}), identity.generate())
+    Gauge("swarmd_round", "the swarm's own", registry=registry).set(7)
+    registry.register(DaemonCollector(daemon, registry))
+    # Defined after the collector: must not clash either.
+    Gauge("swarmd_stage", "the swarm's own", registry=registry).set(2)
+
+    def scrape() -> dict[str, list]:
+        text = generate_latest(registry).decode()
+        return {f.name: f.samples for f in text_string_to_metric_families(text)}
+
+    families = scrape()
+    assert [s.value for s in families["swarmd_round"]] == [7]  # one series, the swarm's
+    assert [s.value for s in families["swarmd_stage"]] == [2]
+    assert families["swarmd_uptime_seconds"][0].value >= 0
+    assert families["swarmd_node_info"][0].labels["peer_id"] == daemon.identity.peer_id
