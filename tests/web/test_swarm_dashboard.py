@@ -3,8 +3,9 @@
 n0 coordinates; n1 and n2 bootstrap from it. Every node trains (the tiny
 random model, no download), shares rollouts and scores its peers. The test
 opens each node's dashboard and checks that the peers, the round number, the
-leaderboard and the reward chart reflect the swarm, then waits on one page
-for a new round to appear without a reload.
+leaderboard and the reward chart reflect the swarm, that /metrics carries the
+swarm's counters, then waits on one page for a new round to appear without a
+reload.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from tests.support.browser import Browser
 from tests.support.daemons import Daemon, wait_until
 from tests.web.conftest import REPO
+from tests.web.http import request
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,6 +106,16 @@ def test_each_page_reflects_the_swarm_and_follows_a_new_round(swarm, browser: Br
                    "Number(document.querySelector('#chart-reward svg').dataset.points) >= 1",
                    timeout=120, what=f"{n}: training curve")
         b.screenshot(screenshots / f"dashboard-swarm-{n}.png")
+
+    # /metrics of a swarm node: round, peers, rollouts and rejection counters, parseable.
+    text = request(swarm["n0"].status().dashboard_url, "/metrics").body.decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["swarmd_round"].samples[0].value >= 1
+    assert families["swarmd_p2p_connected_peers"].samples[0].value == 2
+    received = families["swarmd_rollout_batches_received"].samples
+    assert sum(x.value for x in received if x.name.endswith("_total")) > 0
+    for name in ("swarmd_p2p_rejected", "swarmd_rollout_groups_rejected", "swarmd_uptime_seconds"):
+        assert name in families, f"{name} missing from /metrics"
 
     # On the last page opened: a new round arrives without a reload.
     last = b.evaluate("Number(document.querySelector('#reward-chart svg').dataset.lastRound)")
