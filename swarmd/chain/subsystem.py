@@ -81,6 +81,7 @@ class ChainSubsystem:
         self.registered = False
         self.is_stage_manager = False
         self.submitted = 0
+        self.sender_passes = 0  # completed sender loop iterations (lets tests wait for one)
         self.last_error = ""
         self.recent_failures: collections.deque[str] = collections.deque(maxlen=RECENT_FAILURES)
         # State flags; `state` is derived from them.
@@ -99,12 +100,28 @@ class ChainSubsystem:
 
     async def start(self) -> None:
         self._main = asyncio.create_task(self._run(), name="chain")
+        self._main.add_done_callback(self._main_done)
+
+    def _main_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # A bug, not a chain condition: keep the daemon up, say so in status.
+        err = task.exception()
+        log.error("the chain client failed", exc_info=err)
+        self._set_fatal(f"internal error: {type(err).__name__}: {err}")
 
     async def stop(self) -> None:
-        if self._main is not None:
-            self._main.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._main
+        if self._main is None:
+            return
+        self._main.cancel()
+        try:
+            await self._main
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # stop() itself was cancelled (the daemon's shutdown deadline)
+        except Exception:  # noqa: BLE001 - already logged by _main_done
+            pass
 
     @property
     def state(self) -> str:
@@ -304,8 +321,11 @@ class ChainSubsystem:
             if failures:
                 await asyncio.sleep(self._backoff(failures))
             else:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                # that arrives as the wait ends, and then stop() would wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_s)
+                    async with asyncio.timeout(self.config.poll_interval_s):
+                        await self._wake.wait()
             self._wake.clear()
             try:
                 if not self.registered and not await self._auto_register():
@@ -334,6 +354,8 @@ class ChainSubsystem:
                 return
             except NotAvailable:
                 return  # the client stopped (state "error"); the reason is in last_error
+            finally:
+                self.sender_passes += 1
 
     async def _auto_register(self) -> bool:
         if not self.config.register_on_start:
