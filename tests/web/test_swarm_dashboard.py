@@ -37,7 +37,7 @@ def node_config(i: int, coordinator: str, bootnodes: list[str]) -> dict:
         "p2p": {"listen": ["/ip4/127.0.0.1/tcp/0"], "bootnodes": bootnodes, "stale_after_s": 8.0},
         "trainer": {"model": "tiny", "cache_dir": str(MODEL_CACHE), "threads": 1, "seed": i,
                     "sampling": {"max_new_tokens": 12}, "grpo": {"learning_rate": 1e-3}},
-        "swarm": {"round_source": "coordinator", "coordinators": [coordinator], "tasks": "easy",
+        "swarm": {"round_source": "coordinator", "coordinators": [coordinator], "tasks": "dense",
                   "questions_per_round": 2, "external_groups": 4, "group_size": 4,
                   "stage_timeout_s": 60.0, "announce_interval_s": 0.5, "start_min_peers": 2},
     }
