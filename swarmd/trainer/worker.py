@@ -151,21 +151,24 @@ class Worker:
             self.channel.send({"id": rid, "ok": False, "error": {"kind": protocol.ERR_BAD_REQUEST,
                                                                  "message": f"unknown operation {op!r}"}})
             return True
+        self.channel.notice("working", op=op, id=rid)
+        error: dict[str, Any] | None = None
         try:
             result, blob = method(header.get("args") or {}, header.get("limits") or {})
         except OutOfMemory as e:
-            self._release_memory()
             error = {"kind": protocol.ERR_OOM, "message": str(e), "batch": e.batch}
-            self.channel.send({"id": rid, "ok": False, "error": error})
-            return True
         except (BadInput, protocol.ProtocolError, KeyError, TypeError, ValueError) as e:
-            message = f"{type(e).__name__}: {e}" if not isinstance(e, BadInput | protocol.ProtocolError) else str(e)
-            self.channel.send({"id": rid, "ok": False, "error": {"kind": protocol.ERR_BAD_REQUEST, "message": message}})
-            return True
+            message = str(e) if isinstance(e, BadInput | protocol.ProtocolError) else f"{type(e).__name__}: {e}"
+            error = {"kind": protocol.ERR_BAD_REQUEST, "message": message}
         except Exception as e:  # noqa: BLE001 - reported to the caller; the worker stays up
             log.error("%s failed:\n%s", op, traceback.format_exc())
-            self.channel.send({"id": rid, "ok": False, "error": {"kind": protocol.ERR_INTERNAL,
-                                                                 "message": f"{type(e).__name__}: {e}"[:500]}})
+            error = {"kind": protocol.ERR_INTERNAL, "message": f"{type(e).__name__}: {e}"[:500]}
+        if error is not None:
+            if error["kind"] == protocol.ERR_OOM:
+                # Outside the except block: the failed attempt's tensors, held by the
+                # exception's traceback, are unreachable now and can be freed.
+                self._release_memory()
+            self.channel.send({"id": rid, "ok": False, "error": error})
             return True
         self.channel.send({"id": rid, "ok": True, "result": result}, blob)
         return True
