@@ -422,3 +422,25 @@ def test_deployment_file_round_trip(tmp_path: Path) -> None:
     dep.write(tmp_path / "d.json")
     assert localnet.Deployment.read(tmp_path / "d.json") == dep
     assert set(json.loads((tmp_path / "d.json").read_text())) >= {"rpc_url", "chain_id", "address", "deployer", "block"}
+
+
+@run
+async def test_a_keystore_with_a_password_file_signs(chain_node: localnet.Anvil, tmp_path: Path) -> None:
+    dep, dep_file = _deploy(chain_node, tmp_path)
+    account = localnet.test_account(5)
+    keystore, password = tmp_path / "ks.json", tmp_path / "pw"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "correct horse", iterations=1024)))
+    password.write_text("correct horse\n")
+    keystore.chmod(0o600)
+    password.chmod(0o600)
+    n = Node(tmp_path / "n", {"deployments_file": str(dep_file), "keystore_file": str(keystore),
+                              "password_file": str(password)})
+    async with n as c:
+        await until(lambda: c.registered, what="registered with the keystore's account")
+        assert n.status().address == account.address
+    password.write_text("wrong")
+    n2 = Node(tmp_path / "n2", {"deployments_file": str(dep_file), "keystore_file": str(keystore),
+                                "password_file": str(password)})
+    async with n2 as c2:
+        await until(lambda: c2.state == "error", what="state error")
+        assert n2.status().last_error == f"cannot decrypt keystore file {keystore} with the password in {password}"
