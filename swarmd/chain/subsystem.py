@@ -28,7 +28,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -40,17 +39,17 @@ from swarmd.chain.errors import (
     ChainUnavailable,
     Reverted,
     TransientChainError,
-    Unfunded,
 )
 from swarmd.chain.keys import KeyFileError
 from swarmd.chain.preflight import Endpoint, resolve
-from swarmd.chain.queue import Submission, SubmissionQueue, backoff_delay, batch_due
+from swarmd.chain.queue import Submission, SubmissionQueue, backoff_delay
+from swarmd.chain.sender import Sender
 from swarmd.errors import Busy, NotAvailable, Refused
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from swarmd.chain.client import ChainClient, Receipt
+    from swarmd.chain.client import ChainClient
     from swarmd.daemon import Daemon
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,6 @@ class ChainSubsystem:
         self.registered = False
         self.is_stage_manager = False
         self.submitted = 0
-        self.sender_passes = 0  # completed sender loop iterations (lets tests wait for one)
         self.last_error = ""
         self.recent_failures: collections.deque[str] = collections.deque(maxlen=RECENT_FAILURES)
         # State flags; `state` is derived from them.
@@ -92,7 +90,7 @@ class ChainSubsystem:
         self._owner_conflict = ""
         self._winner_rounds: set[int] = set()
         self._wake = asyncio.Event()
-        self._tx_lock = asyncio.Lock()
+        self.sender = Sender(self)
         self._main: asyncio.Task[None] | None = None
         m.PENDING.set(self.queue.pending_count)
 
@@ -159,7 +157,7 @@ class ChainSubsystem:
             return
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._poller(), name="chain-poller")
-            tg.create_task(self._sender(), name="chain-sender")
+            tg.create_task(self.sender.run(), name="chain-sender")
             if self.config.advance_every_s > 0:
                 tg.create_task(self._advancer(), name="chain-advancer")
 
@@ -315,51 +313,9 @@ class ChainSubsystem:
             except (ChainUnavailable, TransientChainError) as e:
                 self._set_unreachable(str(e))
 
-    async def _sender(self) -> None:
-        failures = 0
-        while True:
-            if failures:
-                await asyncio.sleep(self._backoff(failures))
-            else:
-                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-                # that arrives as the wait ends, and then stop() would wait forever.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.config.poll_interval_s):
-                        await self._wake.wait()
-            self._wake.clear()
-            try:
-                if not self.registered and not await self._auto_register():
-                    continue
-                if self._unfunded_at is not None:
-                    continue
-                current = self.round_state[0] if self.round_state else None
-                if not batch_due(self.queue.pending_rounds(), current, self.config.submit_every_n_rounds):
-                    continue
-                for sub in self.queue.pending():
-                    await self._submit(sub)
-                failures = 0
-                self._set_reachable()
-            except Unfunded as e:
-                self._set_unfunded(str(e))
-            except ChainUnavailable as e:
-                failures += 1
-                self._set_unreachable(str(e))
-            except TransientChainError as e:
-                failures += 1
-                self.last_error = str(e)
-                log.warning("chain submission will be retried: %s", e)
-                self._emit("retrying", f"chain: {e}", what="submission", error=str(e))
-            except ChainMisconfigured as e:
-                self._set_fatal(str(e))
-                return
-            except NotAvailable:
-                return  # the client stopped (state "error"); the reason is in last_error
-            finally:
-                self.sender_passes += 1
-
     async def _auto_register(self) -> bool:
         if not self.config.register_on_start:
-            if not self._owner_conflict:
+            if not self._owner_conflict and self.queue.pending_count:
                 self.last_error = "peer ID not registered on chain: submissions wait for `swarmctl register`"
             return False
         if self._owner_conflict:
@@ -383,35 +339,6 @@ class ChainSubsystem:
             except (ChainError, Busy, Refused, NotAvailable) as e:
                 log.warning("timed stage advance failed: %s", e)
 
-    # -- transactions ------------------------------------------------------------------------
-
-    async def _wait_receipt(self, tx_hash: str) -> Receipt:
-        client = self._client()
-        deadline = time.monotonic() + self.config.receipt_timeout_s
-        delay = 0.05
-        while True:
-            receipt = await asyncio.to_thread(client.receipt, tx_hash)
-            if receipt is not None:
-                self.block = max(self.block, receipt.block)
-                m.LAST_BLOCK.set(self.block)
-                return receipt
-            if time.monotonic() > deadline:
-                raise TransientChainError(
-                    f"no receipt for {tx_hash} after {self.config.receipt_timeout_s:.0f}s (it may still be mined)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    async def _transact(self, what: str, function: str, *args: Any) -> Receipt:
-        """Send one call and wait for success; reverts are decoded. Hold ``_tx_lock``."""
-        client = self._client()
-        prepared = await asyncio.to_thread(client.prepare, what, function, *args)
-        await asyncio.to_thread(client.send, prepared)
-        receipt = await self._wait_receipt(prepared.tx_hash)
-        if receipt.status != 1:
-            raise Reverted(what, await asyncio.to_thread(client.explain, function, args, receipt.block))
-        return receipt
-
     @contextlib.asynccontextmanager
     async def _control(self, what: str) -> AsyncIterator[None]:
         """Chain errors as control-plane errors, for calls an operator makes."""
@@ -430,7 +357,7 @@ class ChainSubsystem:
 
     async def register(self) -> pb.RegisterResponse:
         """Register this node's peer ID to its account (already registered to it: success)."""
-        async with self._control("register"), self._tx_lock:
+        async with self._control("register"), self.sender.lock:
             client = self._client()
             owner = await asyncio.to_thread(client.peer_owner, self.peer_id)
             self._note_owner(owner)
@@ -439,7 +366,7 @@ class ChainSubsystem:
             tx_hash = ""
             if not self.registered:
                 try:
-                    receipt = await self._transact("registerPeer", "registerPeer", self.peer_id)
+                    receipt = await self.sender.transact("registerPeer", "registerPeer", self.peer_id)
                     tx_hash = receipt.tx_hash
                 except Reverted as e:
                     if e.revert.name != "PeerIdAlreadyRegistered":
@@ -521,8 +448,8 @@ class ChainSubsystem:
                 raise Refused(
                     f"this node's account {self.address} does not hold STAGE_MANAGER_ROLE on {client.contract.address}"
                 )
-            async with self._tx_lock:
-                receipt = await self._transact("updateStageAndRound", "updateStageAndRound")
+            async with self.sender.lock:
+                receipt = await self.sender.transact("updateStageAndRound", "updateStageAndRound")
             round_state = client.stage_advanced(receipt)
         self._note_round(round_state)
         return round_state
@@ -541,93 +468,6 @@ class ChainSubsystem:
             return await asyncio.to_thread(getattr(client, method), *args)
         except TransientChainError as e:
             raise ChainUnavailable(str(e)) from None
-
-    # -- the sender's work --------------------------------------------------------------------
-
-    async def _landed(self, sub: Submission) -> Any:
-        client = self._client()
-        if sub.kind == "reward":
-            return await asyncio.to_thread(client.reward_on_chain, sub.round, sub.stage, sub.peer_id)
-        votes = await asyncio.to_thread(client.winners_on_chain, sub.round, sub.peer_id)
-        return None if votes is None else tuple(votes)
-
-    def _ours(self, sub: Submission) -> Any:
-        return sub.reward if sub.kind == "reward" else sub.winners
-
-    async def _resolve_landed(self, sub: Submission) -> bool:
-        """If the submission is on chain already, confirm it (or fail it: another value is there)."""
-        on_chain = await self._landed(sub)
-        if on_chain is None:
-            return False
-        if on_chain == self._ours(sub):
-            self._confirmed(sub)
-        else:
-            self._failed(sub, f"already on chain with a different value ({on_chain!r}, ours {self._ours(sub)!r})")
-        return True
-
-    async def _submit(self, sub: Submission) -> None:
-        async with self._tx_lock:
-            if await self._resolve_landed(sub):
-                return
-            client = self._client()
-            if sub.tx_hash and await asyncio.to_thread(client.is_known, sub.tx_hash):
-                # Sent before an outage or a restart and still known to the node: let it
-                # finish, then look again (mined and reverted falls through to a new send).
-                await self._wait_receipt(sub.tx_hash)
-                if await self._resolve_landed(sub):
-                    return
-            if sub.kind == "reward":
-                function, args = "submitReward", (sub.round, sub.stage, sub.reward, sub.peer_id)
-            else:
-                function, args = "submitWinners", (sub.round, list(sub.winners), sub.peer_id)
-            try:
-                prepared = await asyncio.to_thread(client.prepare, sub.describe(), function, *args)
-            except Reverted as e:
-                if e.revert.name in ("RewardAlreadySubmitted", "WinnerAlreadyVoted") and await self._resolve_landed(sub):
-                    return
-                self._failed(sub, str(e.revert))
-                return
-            # Record the hash before broadcasting: after a crash the sender asks about it.
-            sub = self.queue.update(sub, tx_hash=prepared.tx_hash, attempts=sub.attempts + 1, last_error="")
-            await asyncio.to_thread(client.send, prepared)
-            m.SUBMISSIONS_SENT.labels(sub.kind).inc()
-            self._emit(
-                "submitted", f"sent {sub.describe()} (tx {prepared.tx_hash})",
-                what=function, round=sub.round, stage=sub.stage, tx_hash=prepared.tx_hash,
-            )
-            receipt = await self._wait_receipt(prepared.tx_hash)
-            if receipt.status == 1:
-                self._confirmed(sub)
-            elif not await self._resolve_landed(sub):
-                # Mined but reverted (a race after the estimate): the next attempt decodes why.
-                self.queue.update(sub, last_error=f"transaction {prepared.tx_hash} reverted on chain")
-                raise TransientChainError(f"{sub.describe()}: transaction {prepared.tx_hash} reverted on chain")
-
-    def _confirmed(self, sub: Submission) -> None:
-        self.queue.done(sub)
-        self.submitted += 1
-        m.SUBMISSIONS_CONFIRMED.labels(sub.kind).inc()
-        m.PENDING.set(self.queue.pending_count)
-        log.info("on chain: %s", sub.describe())
-        self._emit(
-            "confirmed", f"on chain: {sub.describe()}",
-            what="submitReward" if sub.kind == "reward" else "submitWinners",
-            round=sub.round, stage=sub.stage, tx_hash=sub.tx_hash,
-        )
-
-    def _failed(self, sub: Submission, reason: str) -> None:
-        self.queue.fail(sub, reason)
-        message = f"{sub.describe()} failed: {reason}"
-        self.recent_failures.append(message)
-        self.last_error = message
-        m.SUBMISSIONS_FAILED.labels(sub.kind).inc()
-        m.PENDING.set(self.queue.pending_count)
-        log.warning("chain submission dropped: %s", message)
-        self._emit(
-            "failed", message,
-            what="submitReward" if sub.kind == "reward" else "submitWinners",
-            round=sub.round, stage=sub.stage, tx_hash=sub.tx_hash, error=reason,
-        )
 
     # -- status --------------------------------------------------------------------------------
 

@@ -297,7 +297,7 @@ async def test_a_transaction_broadcast_before_a_crash_is_not_sent_again(chain_no
     n2 = Node(data, {"deployments_file": str(dep_file)})
     async with n2 as c2:
         await until(lambda: c2.pending_count() == 1, what="round 0 confirmed from the chain")
-        await until(lambda: c2.sender_passes >= 1 or c2._tx_lock.locked(), what="sender at work")
+        await until(lambda: c2.sender.passes >= 1 or c2.sender.lock.locked(), what="sender at work")
         chain.w3.provider.make_request("evm_mine", [])
         await until(lambda: c2.pending_count() == 0, what="round 1 confirmed once mined")
         assert n2.status().submitted == 2
@@ -322,8 +322,8 @@ async def test_batching_holds_results_until_n_rounds_are_queued(chain_node: loca
         await until(lambda: c.registered and c.round_state == (2, 0), what="registered, round read")
         c.queue_results(0, 0, 1, [])
         c.queue_results(1, 0, 2, [])
-        passes = c.sender_passes
-        await until(lambda: c.sender_passes >= passes + 2, what="two sender passes")
+        passes = c.sender.passes
+        await until(lambda: c.sender.passes >= passes + 2, what="two sender passes")
         assert c.pending_count() == 2 and not chain.rewards()
         c.queue_results(2, 0, 3, [])
         await until(lambda: c.pending_count() == 0, what="the batch sent")
