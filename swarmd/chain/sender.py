@@ -41,6 +41,7 @@ class Sender:
         self.chain = chain
         self.lock = asyncio.Lock()
         self.passes = 0  # completed loop iterations (lets tests wait for one)
+        self.waiting_for = ""  # the transaction whose receipt is awaited now
 
     async def run(self) -> None:
         """Drain the queue whenever woken (or every poll interval), backing off after failures."""
@@ -89,18 +90,23 @@ class Sender:
         client = self.chain._client()
         deadline = time.monotonic() + self.chain.config.receipt_timeout_s
         delay = 0.05
-        while True:
-            receipt = await asyncio.to_thread(client.receipt, tx_hash)
-            if receipt is not None:
-                self.chain.block = max(self.chain.block, receipt.block)
-                m.LAST_BLOCK.set(self.chain.block)
-                return receipt
-            if time.monotonic() > deadline:
-                raise TransientChainError(
-                    f"no receipt for {tx_hash} after {self.chain.config.receipt_timeout_s:.0f}s (it may still be mined)"
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        self.waiting_for = tx_hash
+        try:
+            while True:
+                receipt = await asyncio.to_thread(client.receipt, tx_hash)
+                if receipt is not None:
+                    self.chain.block = max(self.chain.block, receipt.block)
+                    m.LAST_BLOCK.set(self.chain.block)
+                    return receipt
+                if time.monotonic() > deadline:
+                    raise TransientChainError(
+                        f"no receipt for {tx_hash} after {self.chain.config.receipt_timeout_s:.0f}s "
+                        "(it may still be mined)"
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        finally:
+            self.waiting_for = ""
 
     async def transact(self, what: str, function: str, *args: Any) -> Receipt:
         """Send one call and wait for success; reverts are decoded. The caller holds ``lock``."""

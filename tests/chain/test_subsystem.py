@@ -292,12 +292,12 @@ async def test_a_transaction_broadcast_before_a_crash_is_not_sent_again(chain_no
 
     crashed_after(0, broadcast=True)  # mined while the node was down
     chain.w3.provider.make_request("evm_setAutomine", [False])
-    crashed_after(1, broadcast=True)  # still pending in the node's pool
+    pending = crashed_after(1, broadcast=True)  # still pending in the node's pool
     sent_before = m.SUBMISSIONS_SENT.labels("reward")._value.get()
     n2 = Node(data, {"deployments_file": str(dep_file)})
     async with n2 as c2:
         await until(lambda: c2.pending_count() == 1, what="round 0 confirmed from the chain")
-        await until(lambda: c2.sender.passes >= 1 or c2.sender.lock.locked(), what="sender at work")
+        await until(lambda: c2.sender.waiting_for == pending.tx_hash, what="the sender waits for the pending one")
         chain.w3.provider.make_request("evm_mine", [])
         await until(lambda: c2.pending_count() == 0, what="round 1 confirmed once mined")
         assert n2.status().submitted == 2
