@@ -503,6 +503,7 @@ class NetworkActor:
         first = [p for p in missing if p in usable]
         others = sorted(usable - set(first))
         targets = first + random.sample(others, min(self.cfg.pull_fanout, len(others)))
+        log.debug("pull %s/%d/%d missing %d: asking %s", kind, round, stage, len(missing), targets)
         if not targets:
             return 0
         have = [base58.b58decode(s) for s in self.store.senders(kind, round, stage)]

@@ -32,6 +32,15 @@ T = TypeVar("T")
 BACKSTOP_S = 2.0
 
 
+def is_cancellation(e: BaseException) -> bool:
+    """trio.Cancelled, or a group of nothing else (what a cancelled nursery raises)."""
+    if isinstance(e, trio.Cancelled):
+        return True
+    if isinstance(e, BaseExceptionGroup):
+        return e.split(trio.Cancelled)[1] is None
+    return False
+
+
 class BridgeClosed(Exception):
     """The network thread is not running (not started yet, or stopped)."""
 
@@ -88,9 +97,9 @@ class Bridge:
                     scope_box.append(scope)
                     try:
                         result = await fn(*args)
-                    except trio.Cancelled:
-                        raise
                     except BaseException as e:  # noqa: BLE001 - handed to the awaiting side
+                        if is_cancellation(e):
+                            raise
                         resolved = True
                         self.post(resolve, None, e)
                         return

@@ -302,8 +302,12 @@ class Mesh:
             if now >= next_pull and self._bridge is not None and self._bridge.attached:
                 next_pull = now + self.cfg.pull_interval_s
                 timeout = max(0.05, min(self.cfg.pull_timeout_s, deadline - now))
-                with contextlib.suppress(TimeoutError, BridgeClosed):
+                try:
                     await self._bridge.call(self._actor.pull, kind, round, stage, sorted(missing), timeout=timeout)
+                except (TimeoutError, BridgeClosed):
+                    pass
+                except Exception as e:  # noqa: BLE001 - a pull is best effort; the next one retries
+                    log.warning("pull for %s round %d stage %d failed: %s", kind, round, stage, e)
                 continue
             arrival = self._arrival
             with contextlib.suppress(TimeoutError):

@@ -89,3 +89,11 @@ class BlobHeader(_message.Message):
     size: int
     error: str
     def __init__(self, found: _Optional[bool] = ..., size: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class LoadBatch(_message.Message):
+    __slots__ = ("round", "filler")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    FILLER_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    filler: bytes
+    def __init__(self, round: _Optional[int] = ..., filler: _Optional[bytes] = ...) -> None: ...
