@@ -226,13 +226,17 @@ class CoordinatorSource(Source):
         except Exception as e:  # noqa: BLE001 - the next announce retries
             log.warning("round announcement failed: %s", e)
 
-    def _first_round(self) -> tuple[int, int]:
-        """Where a (re)starting coordinator begins: after what it or the swarm last reached."""
-        known = [k for k in (self.game.state.coordinator_key, self.game.state.last_done) if k]
+    def _known_keys(self) -> list[tuple[int, int]]:
+        """Every (round, stage) this coordinator knows the swarm reached."""
+        known = [tuple(k) for k in (self.game.state.coordinator_key, self.game.state.last_done) if k]
         if self._state is not None:
             known.append(self._state.key)
-        for peer in self.game.peer_rounds():
-            known.append(peer)
+        known += self.game.peer_rounds()
+        return known
+
+    def _first_round(self) -> tuple[int, int]:
+        """Where a (re)starting coordinator begins: after what it or the swarm last reached."""
+        known = self._known_keys()
         if not known:
             return (0, 0)
         r, s = max(known)
@@ -245,7 +249,11 @@ class CoordinatorSource(Source):
             if self.announcing:
                 state = self._state
                 if state is None or state.source != self.name:
-                    if self.config.auto_advance and len(self._live_trainers()) >= self.config.start_min_peers:
+                    # start_min_peers only holds back the swarm's very first round: a
+                    # restarted coordinator resumes whoever is left.
+                    first_ever = self._known_keys() == []
+                    enough = len(self._live_trainers()) >= self.config.start_min_peers
+                    if self.config.auto_advance and (enough or not first_ever):
                         await self._move_to(*self._first_round())
                 elif self.config.auto_advance and should_advance(
                     time.time(), state, *self._published_and_expected(state), self.config.min_stage_s

@@ -72,7 +72,8 @@ class Daemon:
         return self.data_dir / "config.toml"
 
     def start(self, wait: bool = True, timeout: float = 60.0, extra_args: list[str] | None = None) -> Daemon:
-        tree = {"node": {"data_dir": str(self.data_dir)}, "log": {"level": "debug"}}
+        # web port 0: any free port, so daemons side by side never fight over 8080
+        tree = {"node": {"data_dir": str(self.data_dir)}, "log": {"level": "debug"}, "web": {"port": 0}}
         for section, values in self.config_tree.items():
             tree.setdefault(section, {}).update(values)
         write_config(self.config_path, tree)

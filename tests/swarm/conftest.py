@@ -15,11 +15,20 @@ REPO = Path(__file__).resolve().parents[2]
 MODEL_CACHE = REPO / ".cache" / "test-models"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def node_config(i: int, coordinators: list[str], bootnodes: list[str], **swarm) -> dict:
+    # A fixed port per node: a restarted node is found again at the address its peers dial.
     return {
         "node": {"swarm_id": "test-swarm"},
         "web": {"enabled": False},
-        "p2p": {"listen": ["/ip4/127.0.0.1/tcp/0"], "bootnodes": bootnodes, "stale_after_s": 8.0},
+        "p2p": {"listen": [f"/ip4/127.0.0.1/tcp/{free_port()}"], "bootnodes": bootnodes, "stale_after_s": 8.0},
         "trainer": {
             "model": "tiny",
             "cache_dir": str(MODEL_CACHE),
