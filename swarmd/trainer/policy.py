@@ -78,10 +78,41 @@ def peak_memory_bytes(device: str) -> int:
 
 
 @dataclass
-class _Row:
+class _Group:
     prompt: list[int]
-    completion: list[int]
-    advantage: float
+    completions: list[list[int]]
+    advantages: list[float]
+
+
+def plan_chunks(sizes: list[int], limit: int) -> list[list[tuple[int, int, int]]]:
+    """Split groups of ``sizes[i]`` rows into passes of at most ``limit`` rows (0: one pass).
+
+    Groups stay whole where they fit, so a pass shares each prompt among its
+    rows; a group larger than ``limit`` is split. Returns per pass a list of
+    (group index, first row, rows taken), in order.
+    """
+    if limit <= 0:
+        whole = [(i, 0, n) for i, n in enumerate(sizes) if n > 0]
+        return [whole] if whole else []
+    chunks: list[list[tuple[int, int, int]]] = []
+    current: list[tuple[int, int, int]] = []
+    room = limit
+    for i, n in enumerate(sizes):
+        start = 0
+        if current and n > room and n <= limit:
+            chunks.append(current)  # start the group in a fresh pass rather than split it
+            current, room = [], limit
+        while start < n:
+            if room == 0:
+                chunks.append(current)
+                current, room = [], limit
+            take = min(n - start, room)
+            current.append((i, start, take))
+            start += take
+            room -= take
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 class Policy:
@@ -194,19 +225,16 @@ class Policy:
                 base.weight.data = original
 
     def sample(self, prompts: list[list[int]], n: int, gen_batch: int) -> sampling.Samples:
-        """``n`` completions of every prompt; rows are processed ``gen_batch`` at a time (0: all)."""
-        rows = [p for p in prompts for _ in range(n)]
+        """``n`` completions of every prompt, prompt by prompt; at most ``gen_batch`` rows per pass (0: all)."""
         s = self.cfg.sampling
-        chunk = gen_batch or len(rows) or 1
         out = sampling.Samples([], [], [])
         with self._sampling_weights():
-            for start in range(0, len(rows), chunk):
-                part = rows[start : start + chunk]
-                ids, mask = sampling.left_pad(part, self.tokenizer.pad_token_id)
-                with oom_as(len(part)):
+            for chunk in plan_chunks([n] * len(prompts), gen_batch):
+                ids, mask = sampling.left_pad([prompts[u] for u, _, _ in chunk], self.tokenizer.pad_token_id)
+                with oom_as(sum(k for _, _, k in chunk)):
                     got = sampling.sample(
-                        self.model, ids.to(self.device), mask.to(self.device), s.max_new_tokens,
-                        self.eos_ids, s.temperature, s.top_p,
+                        self.model, ids.to(self.device), mask.to(self.device), [k for _, _, k in chunk],
+                        s.max_new_tokens, self.eos_ids, s.temperature, s.top_p,
                     )
                 out.tokens += got.tokens
                 out.logprobs += got.logprobs
@@ -261,21 +289,17 @@ class Policy:
 
     # -- training ------------------------------------------------------------------
 
-    def logprobs(self, prompts: list[list[int]], completions: list[list[int]]) -> torch.Tensor:
+    def logprobs(self, prompts: list[list[int]], row_prompt: list[int], completions: list[list[int]]) -> torch.Tensor:
         """Training-side log-probs of completions (adapter active, no grad); → [B, T]."""
         self.model.eval()
-        batch = sampling.pack(prompts, completions, self.tokenizer.pad_token_id)
+        batch = sampling.pack(prompts, row_prompt, completions, self.tokenizer.pad_token_id).to(self.device)
         with torch.no_grad():
-            return sampling.completion_logprobs(self.model, self._to_device(batch), self.cfg.sampling.temperature)
+            return sampling.completion_logprobs(self.model, batch, self.cfg.sampling.temperature)
 
-    def _to_device(self, b: sampling.Batch) -> sampling.Batch:
-        d = self.device
-        return sampling.Batch(b.input_ids.to(d), b.attention_mask.to(d), b.position_ids.to(d),
-                              b.completion_ids.to(d), b.completion_mask.to(d), b.prompt_len)
-
-    def _rows(self, groups: list[TrainGroup]) -> tuple[list[_Row], list[float], int]:
+    def _groups(self, groups: list[TrainGroup]) -> tuple[list[_Group], list[float], int]:
+        """Tokenized groups with their advantages; zero-advantage groups counted and left out."""
         g = self.cfg.grpo
-        rows, rewards, skipped = [], [], 0
+        kept, rewards, skipped = [], [], 0
         for group in groups:
             r = torch.tensor(group.rewards, dtype=torch.float32)
             rewards += group.rewards
@@ -283,59 +307,69 @@ class Policy:
                 skipped += 1
                 continue
             adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
-            prompt = self.prompt_ids(group.prompt)
-            for text, a in zip(group.completions, adv, strict=True):
-                rows.append(_Row(prompt, self.completion_ids(text), a))
-        return rows, rewards, skipped
+            kept.append(_Group(self.prompt_ids(group.prompt), [self.completion_ids(c) for c in group.completions], adv))
+        return kept, rewards, skipped
+
+    def _micro_batches(self, groups: list[_Group], micro_batch: int) -> list[tuple[sampling.Batch, torch.Tensor]]:
+        """(batch, advantages [B]) per pass: whole groups (their prompt computed once), ≤ ``micro_batch`` rows."""
+        out = []
+        for chunk in plan_chunks([len(grp.completions) for grp in groups], micro_batch):
+            prompts, row_prompt, completions, advantages = [], [], [], []
+            for u, (gi, start, count) in enumerate(chunk):
+                grp = groups[gi]
+                prompts.append(grp.prompt)
+                row_prompt += [u] * count
+                completions += grp.completions[start:start + count]
+                advantages += grp.advantages[start:start + count]
+            batch = sampling.pack(prompts, row_prompt, completions, self.tokenizer.pad_token_id)
+            out.append((batch.to(self.device), torch.tensor(advantages, dtype=torch.float32, device=self.device)))
+        return out
 
     def train(self, groups: list[TrainGroup], micro_batch: int) -> TrainStats:
         t0 = time.perf_counter()
         g = self.cfg.grpo
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(self.device)
-        rows, rewards, skipped = self._rows(groups)
+        kept, rewards, skipped = self._groups(groups)
         r = torch.tensor(rewards or [0.0])
         stats = TrainStats(
             policy_version=self.step,
             reward_mean=float(r.mean()),
             reward_std=float(r.std(correction=0)),
             zero_adv_fraction=skipped / len(groups) if groups else 0.0,
-            groups_used=len(groups) - skipped,
+            groups_used=len(kept),
             groups_skipped=skipped,
             micro_batch=micro_batch,
         )
-        if not rows:
+        if not kept:
             stats.step_s = time.perf_counter() - t0
             return stats
-        # Similar lengths together: less padding per micro-batch.
-        rows.sort(key=lambda row: len(row.prompt) + len(row.completion))
-        chunks = [rows[i : i + micro_batch] for i in range(0, len(rows), micro_batch)]
-        n_tokens = sum(len(row.completion) for row in rows)
+        batches = self._micro_batches(kept, micro_batch)
+        n_rows = sum(len(grp.completions) for grp in kept)
+        n_tokens = int(sum(float(b.completion_mask.sum()) for b, _ in batches))
         temperature = self.cfg.sampling.temperature
-        old: list[torch.Tensor | None] = [None] * len(chunks)
+        old: list[torch.Tensor | None] = [None] * len(batches)
         if g.iterations > 1:
-            for i, chunk in enumerate(chunks):
-                with oom_as(len(chunk)):
-                    old[i] = self.logprobs([c.prompt for c in chunk], [c.completion for c in chunk])
+            self.model.eval()
+            for i, (b, _) in enumerate(batches):
+                with oom_as(len(b.row_prompt)), torch.no_grad():
+                    old[i] = sampling.completion_logprobs(self.model, b, temperature)
         train_t0 = time.perf_counter()
         for _ in range(g.iterations):
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
             loss_total, sums = 0.0, {"policy_loss": 0.0, "kl": 0.0, "clipped": 0.0}
-            for i, chunk in enumerate(chunks):
-                batch = self._to_device(sampling.pack([c.prompt for c in chunk], [c.completion for c in chunk],
-                                                      self.tokenizer.pad_token_id))
-                adv = torch.tensor([c.advantage for c in chunk], dtype=torch.float32, device=self.device)
+            for i, (b, adv) in enumerate(batches):
                 try:
-                    with oom_as(len(chunk)):
-                        logp = sampling.completion_logprobs(self.model, batch, temperature)  # [B, T]
+                    with oom_as(len(b.row_prompt)):
+                        logp = sampling.completion_logprobs(self.model, b, temperature)  # [B, T]
                         ref = None
                         if g.kl_beta > 0:
                             with torch.no_grad(), self.model.disable_adapter():
-                                ref = sampling.completion_logprobs(self.model, batch, temperature)
-                        old_logp = old[i].to(self.device) if old[i] is not None else logp.detach()
-                        loss, part = grpo.grpo_loss(logp, old_logp, adv, batch.completion_mask, n_tokens,
-                                                    g.clip_low, g.clip_high, g.kl_beta, ref)
+                                ref = sampling.completion_logprobs(self.model, b, temperature)
+                        old_logp = old[i] if old[i] is not None else logp.detach()
+                        loss, part = grpo.grpo_loss(logp, old_logp, adv, b.completion_mask,
+                                                    n_tokens, g.clip_low, g.clip_high, g.kl_beta, ref)
                         loss.backward()
                 except OutOfMemory:
                     self.optimizer.zero_grad(set_to_none=True)
@@ -361,7 +395,7 @@ class Policy:
         stats.clip_fraction = sums["clipped"] / n_tokens
         stats.grad_norm = float(norm)
         stats.learning_rate = lr
-        stats.completion_len = n_tokens / len(rows)
+        stats.completion_len = n_tokens / n_rows
         stats.tokens = n_tokens
         stats.tokens_per_s = n_tokens * g.iterations / train_s if train_s > 0 else 0.0
         stats.step_s = time.perf_counter() - t0

@@ -88,6 +88,7 @@ class TrainerSupervisor:
         self.ready = False
         self.state = "starting"
         self.model_name = config.model
+        self.model_source = ""  # what the worker loaded: a directory or a hub name
         self.policy_version = 0
         self.device = ""
         self.dtype = ""
@@ -442,6 +443,7 @@ class TrainerSupervisor:
             self.last_error = str(notice.get("message", ""))[:1000]
         elif kind == "ready":
             self.model_name = str(notice.get("model", self.model_name))
+            self.model_source = str(notice.get("source", ""))
             self.device = str(notice.get("device", ""))
             self.dtype = str(notice.get("dtype", ""))
             self.trainable_params = int(notice.get("trainable_params", 0))

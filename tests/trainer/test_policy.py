@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from swarmd.trainer import tasks
+from swarmd.trainer import sampling, tasks
 from swarmd.trainer.config import TrainerConfig
-from swarmd.trainer.policy import ADAPTER_FILE, BadInput, Policy
+from swarmd.trainer.policy import ADAPTER_FILE, BadInput, Policy, plan_chunks
 from swarmd.trainer.protocol import ScoreItem, TrainGroup
 from tests.trainer.conftest import tiny_config
 
@@ -53,14 +53,53 @@ def test_sampler_logprobs_match_training_logprobs(model_cache, merge) -> None:
     assert len({len(i) for i in ids}) > 1
     torch.manual_seed(3)
     samples = policy.sample(ids, 3, 0)
-    rows = [i for i in ids for _ in range(3)]
-    recomputed = policy.logprobs(rows, samples.tokens)  # [B, T]
+    recomputed = policy.logprobs(ids, [u for u in range(3) for _ in range(3)], samples.tokens)  # [B, T]
     for b, (toks, lps) in enumerate(zip(samples.tokens, samples.logprobs, strict=True)):
         assert len(toks) == len(lps) > 0
         assert torch.allclose(recomputed[b, :len(toks)], torch.tensor(lps), atol=1e-4), b
     for toks, done in zip(samples.tokens, samples.finished, strict=True):
         assert done == (toks[-1] in policy.eos_ids) and (done or len(toks) == 16)
         assert not any(t in policy.eos_ids for t in toks[:-1])  # nothing after the end
+
+
+def test_shared_prompt_pass_equals_one_pass_per_row(model_cache) -> None:
+    # The prompt is run once per group and its cache copied to the rows; the result must be
+    # what running every row's whole sequence (left-padded prompt + completion) gives.
+    policy = make_policy(model_cache)
+    perturb_adapter(policy)
+    prompts_ = [policy.prompt_ids(m) for m in prompts(2)]
+    completions = [[5, 6, 7], [8, 9, 10, 11, 12], [13], [14, 15]]
+    row_prompt = [0, 0, 1, 1]
+    shared = policy.logprobs(prompts_, row_prompt, completions)
+    for b, (u, comp) in enumerate(zip(row_prompt, completions, strict=True)):
+        ids = torch.tensor([prompts_[u] + comp])
+        with torch.no_grad():
+            logits = policy.model(input_ids=ids).logits[0, len(prompts_[u]) - 1:-1]  # [T, V]
+        want = torch.log_softmax(logits, -1).gather(-1, torch.tensor(comp)[:, None]).squeeze(-1)
+        assert torch.allclose(shared[b, :len(comp)], want, atol=1e-5), b
+
+
+def test_pruning_finished_rows_does_not_change_samples(model_cache) -> None:
+    # Near-greedy sampling is deterministic per row whatever the batch holds, so dropping
+    # finished rows from the cache (or not) must give the same completions.
+    policy = make_policy(model_cache, sampling={"temperature": 1e-4})
+    ids, mask = sampling.left_pad([policy.prompt_ids(m) for m in prompts(4)], policy.tokenizer.pad_token_id)
+    probe = sampling.sample(policy.model, ids, mask, [1, 1, 1, 1], 10, [-1], 1e-4)
+    stop = [probe.tokens[0][2], probe.tokens[2][5]]  # make some rows end early, at different steps
+    eager = sampling.sample(policy.model, ids, mask, [1, 1, 1, 1], 10, stop, 1e-4, prune_fraction=0.0)
+    never = sampling.sample(policy.model, ids, mask, [1, 1, 1, 1], 10, stop, 1e-4, prune_fraction=2.0)
+    assert eager.tokens == never.tokens and any(eager.finished) and not all(eager.finished)
+    for a, b in zip(eager.logprobs, never.logprobs, strict=True):
+        assert torch.allclose(torch.tensor(a), torch.tensor(b), atol=1e-5)
+
+
+def test_plan_chunks_keeps_groups_whole_where_they_fit() -> None:
+    assert plan_chunks([4, 4, 4], 0) == [[(0, 0, 4), (1, 0, 4), (2, 0, 4)]]
+    assert plan_chunks([4, 4, 4], 8) == [[(0, 0, 4), (1, 0, 4)], [(2, 0, 4)]]
+    assert plan_chunks([3, 4], 5) == [[(0, 0, 3)], [(1, 0, 4)]]  # not split across passes
+    assert plan_chunks([10], 4) == [[(0, 0, 4)], [(0, 4, 4)], [(0, 8, 2)]]  # too big: split
+    assert plan_chunks([2, 10], 4) == [[(0, 0, 2), (1, 0, 2)], [(1, 2, 4)], [(1, 6, 4)]]
+    assert plan_chunks([], 4) == [] and plan_chunks([0, 0], 0) == []
 
 
 def test_merged_sampling_restores_the_exact_weights(model_cache) -> None:
@@ -219,7 +258,7 @@ def test_adapter_bytes_round_trip(model_cache) -> None:
     b.load_adapter_bytes(a.adapter_bytes())
     ids = [b.prompt_ids(prompts(1)[0])]
     completion = [[5, 6, 7, 8]]
-    assert torch.equal(a.logprobs(ids, completion), b.logprobs(ids, completion))
+    assert torch.equal(a.logprobs(ids, [0], completion), b.logprobs(ids, [0], completion))
 
 
 def digit_share(text: str) -> float:
