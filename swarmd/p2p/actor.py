@@ -72,6 +72,14 @@ class Sink(Protocol):
     def on_snapshot(self, stats: Stats, peers: tuple[PeerInfo, ...], not_live: frozenset[str]) -> None: ...
 
 
+def _root_cause(e: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups."""
+    while isinstance(e, BaseExceptionGroup):
+        inner = [x for x in e.exceptions if not isinstance(x, trio.Cancelled)]
+        e = (inner or list(e.exceptions))[0]
+    return e
+
+
 def b58(raw: bytes) -> str:
     return base58.b58encode(raw).decode()
 
@@ -139,8 +147,9 @@ class NetworkActor:
         try:
             trio.run(self._main)
         except BaseException as e:  # noqa: BLE001 - reported to the daemon, which decides
-            log.exception("the network thread failed")
-            self.bridge.post(self.sink.on_failed, f"{type(e).__name__}: {e}")
+            root = _root_cause(e)
+            log.error("the network thread failed: %s: %s", type(root).__name__, root, exc_info=e)
+            self.bridge.post(self.sink.on_failed, f"{type(root).__name__}: {root}")
         finally:
             self.bridge.detach()
             self.state = "stopped"
