@@ -183,7 +183,7 @@ class NetworkActor:
         host.set_stream_handler(
             self.protocols.ping, lambda s: streams.serve_ping(s, 4 * cfg.ping_interval_s + cfg.ping_timeout_s)
         )
-        hostmod.harden(built, self._count_handler_error)
+        hostmod.harden(built, self._count_handler_error, lambda: self.state not in ("left", "stopping"))
         self.pinger = streams.Pinger(host, self.protocols.ping)
         async with (
             host.run(listen_addrs=built.listen),
@@ -339,7 +339,8 @@ class NetworkActor:
 
     async def _ping_loop(self) -> None:
         while True:
-            peers = [p for p in self.built.host.get_connected_peers() if p.to_base58() not in self.pinger.unsupported]
+            skip = self.pinger.unsupported | set(self.table.gone)
+            peers = [p for p in self.built.host.get_connected_peers() if p.to_base58() not in skip]
             async with trio.open_nursery() as nursery:
                 for peer in peers:
                     nursery.start_soon(self._ping_one, peer)
@@ -443,6 +444,8 @@ class NetworkActor:
         from libp2p.peer.id import ID
         from libp2p.peer.peerinfo import PeerInfo as Libp2pPeerInfo
 
+        from swarmd.p2p.hardening import EXPLICIT_DIAL
+
         backoff = self._backoff.setdefault(peer_id, Backoff(self.cfg.redial_min_s, self.cfg.redial_max_s))
         error: str | None = "timed out"
         try:
@@ -453,6 +456,7 @@ class NetworkActor:
             network = self.built.host.get_network()
             network.unblock_peer(pid)  # our backoff decides, not libp2p's 60 s negative cache
             with trio.move_on_after(self.cfg.dial_timeout_s):
+                EXPLICIT_DIAL.set(True)  # this task's dials are the mesh's own
                 await self.built.host.connect(Libp2pPeerInfo(pid, maddrs))
                 error = None
         except Exception as e:  # noqa: BLE001 - every dial failure is retried with backoff
@@ -588,6 +592,7 @@ class NetworkActor:
             self._dialing.add(peer_id)
             error = await self._dial(peer_id, [addr])
             results.append(pb.JoinResult(multiaddr=addr, ok=error is None, peer_id=peer_id, error=error or ""))
+        self._refresh()
         return results
 
     def add_bootnodes(self, addrs: list[str]) -> None:
@@ -606,7 +611,15 @@ class NetworkActor:
         peers = list(self.built.host.get_connected_peers())
         for peer in peers:
             await self._disconnect(peer)
+        self._refresh()
         return len(peers)
+
+    def _refresh(self) -> None:
+        """Publish the state at once (an operator's join/leave shows in the next status)."""
+        connected = len(self.built.host.get_connected_peers())
+        if self.state not in ("left", "stopping"):
+            self.state = "connected" if connected else "alone"
+        self._publish_snapshot(trio.current_time(), connected)
 
     async def _flush(self, within_s: float) -> None:
         """Wait (bounded) until pubsub's per-peer outbound queues are empty."""

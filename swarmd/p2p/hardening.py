@@ -21,8 +21,11 @@ Imported only on the network thread (it imports libp2p). What it changes, and wh
 - ``contain_handlers``: an exception escaping any stream handler stopped the
   swarm; every registered handler, and the common handler that negotiates
   protocols, is wrapped.
-- ``disable_auto_connect``: the library redials peers from its peerstore on
-  its own; the mesh decides whom to dial (and must not redial after leaving).
+- ``disable_auto_connect`` and ``dial_only_when_asked``: the library redials
+  peers from its peerstore on its own, and opening a stream to a peer that
+  just disconnected silently dials it again (a peer that left came straight
+  back). Only the mesh's dialer dials now; the inbound handler refuses
+  connections while ``admit()`` says no (after leaving).
 - Cost, not safety: every pubsub RPC carries the sender's signed peer record.
   The library rebuilt our address list for each outgoing RPC and re-verified
   the peer's record on each incoming one, which made an idle node of a
@@ -35,6 +38,7 @@ Subscriptions are bounded by the Pubsub arguments the actor passes
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -250,11 +254,14 @@ def contain_handlers(host: Any, on_error: Callable[[str, str], None]) -> None:
     network.common_stream_handler = contain(network.common_stream_handler, on_error, "negotiation")
 
 
-def release_inbound_slots(swarm: Any) -> None:
+def release_inbound_slots(swarm: Any, admit: Callable[[], bool]) -> None:
     """Hold an inbound TCP connection's slot only while that connection lives."""
     original = swarm._do_handle_inbound_connection
 
     async def handle(read_write_closer: Any, maddr: Any, failure_event: Any) -> None:
+        if not admit():
+            await _close(read_write_closer)
+            return
         if isinstance(read_write_closer, IMuxedConn):
             await original(read_write_closer, maddr, failure_event)  # pre-multiplexed transports
             return
@@ -286,6 +293,23 @@ async def _close(conn: Any) -> None:
             await conn.close()
     except Exception:  # noqa: BLE001
         pass
+
+
+EXPLICIT_DIAL: contextvars.ContextVar[bool] = contextvars.ContextVar("swarmd_explicit_dial", default=False)
+
+
+def dial_only_when_asked(swarm: Any) -> None:
+    """Refuse every dial not made under ``EXPLICIT_DIAL`` (the mesh's dialer sets it)."""
+    from libp2p.network.exceptions import SwarmException
+
+    original = swarm.dial_peer
+
+    async def dial_peer(peer_id: Any) -> Any:
+        if not EXPLICIT_DIAL.get():
+            raise SwarmException(f"not connected to {peer_id}; only the mesh's dialer dials")
+        return await original(peer_id)
+
+    swarm.dial_peer = dial_peer
 
 
 def disable_auto_connect(swarm: Any) -> None:

@@ -131,10 +131,11 @@ def build(cfg: P2PConfig, private_key_bytes: bytes, protocols: Protocols, guard:
     return Built(host, pubsub, gossipsub, listen)
 
 
-def harden(built: Built, on_error: Any) -> None:
+def harden(built: Built, on_error: Any, admit: Any) -> None:
     """After every stream handler is registered: contain them, fix inbound slots, stop auto-dialing."""
     network = built.host.get_network()
     hardening.contain_handlers(built.host, on_error)
-    hardening.release_inbound_slots(network)
+    hardening.release_inbound_slots(network, admit)
     hardening.disable_auto_connect(network)
+    hardening.dial_only_when_asked(network)
     hardening.cache_peer_records()

@@ -115,8 +115,12 @@ class PeerTable:
         # Peers removed or gone: still "stale" (not waited for) until heard again.
         self.gone: OrderedDict[str, None] = OrderedDict()
 
-    def _get(self, peer_id: str, now: float, create: bool = True) -> PeerRecord | None:
+    def _get(self, peer_id: str, now: float, create: bool = True, revive: bool = False) -> PeerRecord | None:
+        """The peer's record; created when allowed. A peer that left or was removed comes
+        back only through its own presence (``revive``), not through a lingering connection."""
         rec = self.records.get(peer_id)
+        if rec is None and peer_id in self.gone and not revive:
+            return None
         if rec is None and create and peer_id != self.self_id and len(self.records) < self.max_records:
             rec = self.records[peer_id] = PeerRecord(peer_id, first_seen=now, last_seen=now)
             self.gone.pop(peer_id, None)
@@ -138,7 +142,7 @@ class PeerTable:
     def on_presence(self, peer_id: str, p: p2p_pb2.Presence, now: float) -> list[Change]:
         if p.leaving:
             return self.on_leaving(peer_id)
-        rec = self._get(peer_id, now)
+        rec = self._get(peer_id, now, revive=True)
         if rec is None:
             return []
         changes = self._heard(rec, now)

@@ -188,6 +188,11 @@ def test_leaving_forgets_at_once_and_rejections_are_counted():
     assert dict(t.snapshot(1)[0].rejected) == {"rate_limited": 2}
     assert [c for c, _ in t.on_presence("p", presence(leaving=True), now=2)] == ["left"]
     assert t.liveness("p") == "stale" and t.snapshot(2) == ()
+    t.set_connected({"p"}, now=2)  # its connection closes a moment after the announcement
+    t.on_pong("p", 1.0, now=2)
+    assert t.snapshot(2) == ()
+    assert [c for c, _ in t.on_presence("p", presence(), now=3)] == ["joined"]  # back by its own word
+    t.on_presence("p", presence(leaving=True), now=3)
     t.on_rejected("x", "bad_signature", now=3)
     t.on_rejected("y", "bad_signature", now=3)
     t.on_rejected("z", "bad_signature", now=3)  # table full: counted only in totals
