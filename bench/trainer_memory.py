@@ -73,9 +73,10 @@ def run(args) -> list[Row]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=Path("out/bench-trainer-memory.md"))
-    rows = run(p.parse_args())
+    args = p.parse_args()
+    rows = run(args)
     print(render(rows))
-    write(rows, p.parse_args().out)
+    write(rows, args.out)
     return 0
 
 

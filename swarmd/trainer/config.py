@@ -104,8 +104,9 @@ class TrainerConfig(Section):
         5, ge=0, le=19, description="Niceness added to the worker so the daemon's event loop keeps the CPU it needs."
     )
     memory_limit_mib: int = Field(
-        0, ge=0, description="Cap on the worker's heap (RLIMIT_DATA; 0: none). Allocations beyond it "
-        "fail as out-of-memory and the batch is halved, instead of the kernel killing the worker."
+        0, ge=0, description="Cap on a CPU worker's heap (RLIMIT_DATA; 0: none). Allocations beyond it "
+        "fail as out-of-memory and the batch is halved, instead of the kernel killing the worker. "
+        "Ignored on a GPU, where the CUDA allocator reports out-of-memory itself."
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="The adapter.")
     grpo: GrpoSection = Field(default_factory=GrpoSection, description="The GRPO objective and optimizer.")

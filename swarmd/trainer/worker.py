@@ -184,13 +184,21 @@ class Worker:
             torch.cuda.empty_cache()
 
 
-def _set_limits(nice: int, memory_limit_mib: int) -> None:
+def _set_limits(cfg: dict[str, Any]) -> None:
+    nice, memory_limit_mib = int(cfg.get("worker_nice", 0)), int(cfg.get("memory_limit_mib", 0))
     if nice:
         try:
             os.nice(nice)
         except OSError:
             pass
     if memory_limit_mib:
+        import torch
+
+        if cfg.get("device") != "cpu" and torch.cuda.is_available():
+            # CUDA reserves large virtual ranges that RLIMIT_DATA would count; the CUDA
+            # allocator reports its own out-of-memory errors.
+            log.warning("trainer.memory_limit_mib applies to CPU workers only; ignored on a GPU")
+            return
         cap = memory_limit_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 
@@ -216,8 +224,7 @@ def main() -> int:
     if header.get("op") != "init":
         log.error("the first frame must be init, got %r", header.get("op"))
         return EXIT_FATAL
-    cfg = header["config"]
-    _set_limits(int(cfg.get("worker_nice", 0)), int(cfg.get("memory_limit_mib", 0)))
+    _set_limits(header["config"])
     try:
         from transformers.utils import logging as hf_logging
 

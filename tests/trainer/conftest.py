@@ -17,6 +17,7 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "model": "tiny",
         "cache_dir": str(MODEL_CACHE),
+        "device": "cpu",
         "threads": 1,
         "sampling": {"max_new_tokens": 12},
     }
