@@ -269,7 +269,8 @@ class Loaded:
             "vocab_size": int(cfg.vocab_size),
             "hidden_size": int(cfg.hidden_size),
             "num_hidden_layers": int(cfg.num_hidden_layers),
-            "parameters": int(sum(p.numel() for p in self.model.parameters())),
+            # Base weights only (peft injects its adapters into this same model object).
+            "parameters": int(sum(p.numel() for n, p in self.model.named_parameters() if "lora_" not in n)),
         }
 
 
