@@ -6,11 +6,16 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from swarmd import identity
+from swarmd._pb.swarm.v1 import control_pb2 as pb
+from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from tests.support.daemons import Daemon, write_config
 
 OTHERS_OFF = {
@@ -101,3 +106,38 @@ def write_start(path: Path, delay_s: float = 1.0) -> float:
     tmp.write_text(repr(start))
     os.replace(tmp, path)
     return start
+
+
+class PeerEventWatch:
+    """Follows one daemon's peer events (from the moment it returns) for one peer and change."""
+
+    def __init__(self, d: Daemon, peer_id: str, change: str, timeout: float = 120.0) -> None:
+        self.found: pb.Event | None = None
+        self._done = threading.Event()
+        self._ch = grpc.insecure_channel(f"unix:{d.socket}")
+        self._stream = pb_grpc.SwarmControlStub(self._ch).WatchEvents(
+            pb.WatchEventsRequest(kinds=[pb.EVENT_KIND_PEER]), timeout=timeout
+        )
+        self._stream.initial_metadata()  # subscribed: nothing from now on is missed
+        self._thread = threading.Thread(target=self._follow, args=(peer_id, change), daemon=True)
+        self._thread.start()
+
+    def _follow(self, peer_id: str, change: str) -> None:
+        try:
+            for event in self._stream:
+                if event.peer.peer_id == peer_id and event.peer.change == change:
+                    self.found = event
+                    break
+        except Exception:  # noqa: BLE001 - cancelled or timed out: found stays None
+            pass
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float) -> pb.Event | None:
+        self._done.wait(timeout)
+        self.close()
+        return self.found
+
+    def close(self) -> None:
+        self._stream.cancel()
+        self._ch.close()
