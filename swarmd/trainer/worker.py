@@ -110,7 +110,7 @@ class Worker:
             try:
                 items.append(ScoreItem.from_json(raw))
                 results.append(None)
-            except (KeyError, TypeError, ValueError) as e:
+            except (KeyError, TypeError, ValueError, protocol.ProtocolError) as e:
                 results.append({"rewards": [], "error": f"malformed item: {e}"})
         scored = iter(self.policy.score(items))
         return {"results": [r if r is not None else next(scored).to_json() for r in results]}, b""
