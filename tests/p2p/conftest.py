@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,16 @@ class Cluster:
         return {x["round"]: x for x in node.results().get("rounds", [])}
 
     def stop(self) -> None:
-        for d in self.all:
+        running = [d for d in self.all if d.alive]
+        for d in running:  # all at once: each stop announces leaving and waits a moment
             try:
-                d.stop(timeout=30)
+                d.signal(signal.SIGCONT)
+                d.signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for d in running:
+            try:
+                d.wait_exit(30)
             except Exception:  # noqa: BLE001 - teardown must reach every daemon
                 d.kill()
 

@@ -29,22 +29,28 @@ def test_ten_daemons_twenty_rounds_every_batch_before_the_deadline(cluster):
     wait_until(lambda: all(d.results().get("done") for d in c.nodes), 20 * 3 + ROUND_MARGIN_S, interval=1,
                what="20 rounds on every node")
     everyone = set(c.ids.values())
-    latencies, pulled, received, completion = [], 0, 0, []
+    latencies, pulled, received, completion, problems = [], 0, 0, [], []
     for d in c.nodes:
         rounds = c.rounds(d)
-        assert sorted(rounds) == list(range(1, 21)), f"{d.name} recorded rounds {sorted(rounds)}"
+        if sorted(rounds) != list(range(1, 21)):
+            problems.append(f"{d.name} recorded rounds {sorted(rounds)}")
         for r, rec in rounds.items():
-            assert set(rec["held"]) == everyone, f"{d.name} round {r}: missing {everyone - set(rec['held'])}"
-            assert rec["before_deadline"], f"{d.name} round {r} returned {rec['returned_at'] - rec['deadline']:.2f}s late"
             senders = rec["senders"]
-            last_publish = max(s["sent_at"] for s in senders.values())
-            completion.append(max(s["received_at"] for s in senders.values()) - last_publish)
+            if set(senders) != everyone:
+                problems.append(f"{d.name} round {r}: missing {everyone - set(senders)}")
+                continue
+            last_in = max(s["received_at"] for s in senders.values())
+            if last_in > rec["deadline"]:
+                problems.append(f"{d.name} round {r}: complete {last_in - rec['deadline']:.2f}s after the deadline")
+            if rec["returned_at"] > rec["deadline"] + 0.5:
+                problems.append(f"{d.name} round {r}: collect returned {rec['returned_at'] - rec['deadline']:.2f}s late")
+            completion.append(last_in - max(s["sent_at"] for s in senders.values()))
             for s in senders.values():
-                if s["via"] == "local":
-                    continue
-                received += 1
-                pulled += s["via"] == "pull"
-                latencies.append(s["received_at"] - s["sent_at"])
+                if s["via"] != "local":
+                    received += 1
+                    pulled += s["via"] == "pull"
+                    latencies.append(s["received_at"] - s["sent_at"])
+    assert not problems, "\n".join(problems)
     n9 = c.rounds(c.nodes[9])
     assert all(s["via"] in ("pull", "local") for rec in n9.values() for s in rec["senders"].values())
     assert c.nodes[9].status().mesh.rejected["rate_limited"] > 0
@@ -86,6 +92,7 @@ def test_kill9_mid_round_then_restart_rejoins_and_catches_up(cluster):
     assert set(after[6]["held"]) == set(c.ids.values()) and after[6]["before_deadline"]
     caught_up = [s for p, s in after[6]["senders"].items() if p != victim_id]
     assert all(s["sent_at"] < after[6]["published_at"] for s in caught_up)  # published before it came back
+    print(f"\nrestarted node caught up round 6 via {sorted(s['via'] for s in caught_up)}")
 
 
 def test_a_frozen_peer_is_marked_stale_and_not_waited_for(cluster):
