@@ -101,12 +101,14 @@ class TrainerConfig(Section):
     restart_backoff_s: float = Field(1.0, gt=0, le=600, description="First delay before restarting a dead worker.")
     restart_backoff_max_s: float = Field(60.0, gt=0, le=3600, description="Longest delay between restarts.")
     worker_nice: int = Field(
-        5, ge=0, le=19, description="Niceness added to the worker so the daemon's event loop keeps the CPU it needs."
+        0, ge=0, le=19, description="Niceness added to the worker, so the daemon's event loop wins the CPU when "
+        "both want it. Uses setpriority(2): the shipped systemd unit's SystemCallFilter (~@resources) forbids it."
     )
     memory_limit_mib: int = Field(
         0, ge=0, description="Cap on a CPU worker's heap (RLIMIT_DATA; 0: none). Allocations beyond it "
         "fail as out-of-memory and the batch is halved, instead of the kernel killing the worker. "
-        "Ignored on a GPU, where the CUDA allocator reports out-of-memory itself."
+        "Ignored on a GPU, where the CUDA allocator reports out-of-memory itself. Uses setrlimit(2): "
+        "the shipped systemd unit's SystemCallFilter (~@resources) forbids it."
     )
     lora: LoraSection = Field(default_factory=LoraSection, description="The adapter.")
     grpo: GrpoSection = Field(default_factory=GrpoSection, description="The GRPO objective and optimizer.")

@@ -189,8 +189,8 @@ def _set_limits(cfg: dict[str, Any]) -> None:
     if nice:
         try:
             os.nice(nice)
-        except OSError:
-            pass
+        except OSError as e:
+            log.warning("cannot lower the worker's priority (trainer.worker_nice): %s", e)
     if memory_limit_mib:
         import torch
 
@@ -200,7 +200,10 @@ def _set_limits(cfg: dict[str, Any]) -> None:
             log.warning("trainer.memory_limit_mib applies to CPU workers only; ignored on a GPU")
             return
         cap = memory_limit_mib * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+        except (OSError, ValueError) as e:
+            log.warning("cannot cap the worker's memory (trainer.memory_limit_mib): %s", e)
 
 
 def main() -> int:
