@@ -107,7 +107,6 @@ class TrainerSupervisor:
         self._pending: dict[int, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
-        self._ready_event = asyncio.Event()
         self._changed = asyncio.Event()
         self._ready_since: float | None = None
         self._fatal = False
@@ -341,7 +340,6 @@ class TrainerSupervisor:
     def _set_not_ready(self, state: str) -> None:
         self.ready = False
         self.state = state
-        self._ready_event.clear()
         self._ready_since = None
         metrics.READY.set(0)
         self._changed.set()
@@ -452,7 +450,6 @@ class TrainerSupervisor:
             self.ready = True
             self.state, self.detail = "ready", ""
             self._ready_since = time.monotonic()
-            self._ready_event.set()
             self._changed.set()
             metrics.READY.set(1)
             metrics.POLICY_VERSION.set(self.policy_version)
