@@ -11,6 +11,18 @@ import pytest
 
 from tests.support.daemons import Daemon
 
+REPO = Path(__file__).resolve().parents[1]
+# Test daemons train the tiny model (built once, shared) unless a test says otherwise:
+# the default "auto" would convert the 135M demo model in every data directory.
+TEST_DEFAULTS = {"trainer": {"model": "tiny", "cache_dir": str(REPO / ".cache" / "test-models")}}
+
+
+def with_defaults(config: dict | None) -> dict:
+    merged = {section: dict(values) for section, values in TEST_DEFAULTS.items()}
+    for section, values in (config or {}).items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
 
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
@@ -25,7 +37,7 @@ def daemons(short_tmp: Path) -> Iterator[callable]:
     started: list[Daemon] = []
 
     def make(name: str = "node", config: dict | None = None, start: bool = True, **kw) -> Daemon:
-        d = Daemon(short_tmp / name, config=config, name=name, env=kw.pop("env", None))
+        d = Daemon(short_tmp / name, config=with_defaults(config), name=name, env=kw.pop("env", None))
         started.append(d)
         if start:
             d.start(**kw)

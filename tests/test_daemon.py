@@ -22,8 +22,12 @@ from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from tests.support.daemons import SWARMCTL, Daemon, wait_until
 
 
+# Lifecycle tests need no model: the trainer is off unless a test is about the whole stack.
+LIGHT = {"trainer": {"enabled": False}}
+
+
 def test_status_json_and_stable_identity(daemons) -> None:
-    d = daemons("a")
+    d = daemons("a", config=LIGHT)
     out = d.ctl_json("status")
     assert out["peer_id"].startswith("12D3KooW")
     assert len(out["name"].split()) == 3
@@ -37,7 +41,7 @@ def test_status_json_and_stable_identity(daemons) -> None:
 
 
 def test_second_daemon_on_same_data_dir_refuses(daemons) -> None:
-    first = daemons("a")
+    first = daemons("a", config=LIGHT)
     second = Daemon(first.data_dir, name="second")
     second.config_tree = {}
     proc = subprocess.run(
@@ -51,17 +55,21 @@ def test_second_daemon_on_same_data_dir_refuses(daemons) -> None:
 
 
 def test_sigterm_exits_zero_and_cleans_up(daemons) -> None:
+    # the whole stack: mesh, trainer worker (tiny model), swarm game, dashboard
     d = daemons("a", config={"node": {"shutdown_timeout_s": 10}})
+    wait_until(lambda: d.status().training.state == "ready", 120, what="trainer ready")
+    worker = d.status().training.worker_pid
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     assert d.wait_exit(15) == 0
     assert time.monotonic() - t0 < 10
     assert not d.socket.exists()
     assert not (d.data_dir / "swarmd.lock").exists()
+    assert not Path(f"/proc/{worker}").exists()  # the trainer worker is gone too
 
 
 def test_stale_socket_of_killed_daemon_does_not_block(daemons) -> None:
-    d = daemons("a")
+    d = daemons("a", config=LIGHT)
     peer = d.status().peer_id
     d.kill()  # SIGKILL: socket and lock file stay behind
     assert d.socket.exists()
@@ -72,20 +80,28 @@ def test_stale_socket_of_killed_daemon_does_not_block(daemons) -> None:
 
 
 def test_sigint_also_stops_gracefully(daemons) -> None:
-    d = daemons("a")
+    d = daemons("a", config=LIGHT)
     d.signal(signal.SIGINT)
     assert d.wait_exit(15) == 0
 
 
-def test_unavailable_subsystems_refuse_clearly(daemons) -> None:
-    d = daemons("a", config={"chain": {"enabled": False}})
-    r = d.ctl("register")
-    assert r.returncode == 4
-    assert "disabled" in r.stderr and "chain.enabled" in r.stderr
-    for verb in (["peers"], ["join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWxyz"], ["leave"], ["round", "advance"]):
+def test_disabled_subsystems_refuse_clearly(daemons) -> None:
+    off = {s: {"enabled": False} for s in ("p2p", "chain", "trainer", "swarm", "web")}
+    d = daemons("a", config=off)
+    for verb, key in (
+        (["register"], "chain.enabled"),
+        (["peers"], "p2p.enabled"),
+        (["join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWxyz"], "p2p.enabled"),
+        (["leave"], "p2p.enabled"),
+        (["round", "advance"], "swarm.enabled"),
+        (["leaderboard"], "swarm.enabled"),
+        (["export", "/tmp/x"], "trainer.enabled"),
+    ):
         r = d.ctl(*verb)
         assert r.returncode == 4, (verb, r.stderr)
-        assert "refused" in r.stderr and "Traceback" not in r.stderr
+        assert "disabled" in r.stderr and key in r.stderr and "Traceback" not in r.stderr
+    status = d.ctl_json("status")
+    assert status["mesh"]["state"] == "disabled" and status["chain"]["state"] == "disabled"
 
 
 def test_swarmctl_exit_codes_without_daemon(short_tmp: Path) -> None:
@@ -106,7 +122,7 @@ def _as_other_user() -> list[str]:
 
 
 def test_socket_permissions_are_access_control(daemons) -> None:
-    d = daemons("a")
+    d = daemons("a", config=LIGHT)
     assert stat.S_IMODE(d.socket.stat().st_mode) == 0o660
     prefix = _as_other_user()
     if not prefix:
@@ -124,7 +140,7 @@ def test_tcp_requires_token(daemons) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    d = daemons("a", config={"control": {"tcp_address": f"127.0.0.1:{port}"}})
+    d = daemons("a", config={**LIGHT, "control": {"tcp_address": f"127.0.0.1:{port}"}})
     token_file = d.data_dir / "control.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     base = [*SWARMCTL, "--address", f"127.0.0.1:{port}"]
@@ -147,7 +163,7 @@ def test_tcp_requires_token(daemons) -> None:
 
 
 def test_watch_events_two_clients(daemons) -> None:
-    d = daemons("a")
+    d = daemons("a", config=LIGHT)
     received: dict[int, list[pb.Event]] = {0: [], 1: []}
     subscribed = threading.Barrier(3)
 
@@ -180,7 +196,7 @@ def test_sd_notify_ready_and_watchdog(daemons, short_tmp: Path) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.settimeout(20)
-    d = daemons("a", env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"})
+    d = daemons("a", config=LIGHT, env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"})
     messages: list[str] = []
     while not any("WATCHDOG=1" in m for m in messages) or not any("READY=1" in m for m in messages):
         messages.append(sock.recv(4096).decode())

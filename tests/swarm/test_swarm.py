@@ -123,8 +123,8 @@ def test_round_control_is_refused_without_the_role(swarm) -> None:
                60, what="n1 follows the announced round")
     out2 = swarm.nodes["n0"].ctl_json("round", "advance")
     assert int(out2["round"]) == int(out.get("round", 0)) + 1
-    r = swarm.nodes["n0"].ctl("round", "start", "0")
-    assert r.returncode == 4  # not after the current round
+    r = swarm.nodes["n0"].ctl("round", "start", str(int(out2["round"])))
+    assert r.returncode == 4 and "not after the current round" in r.stderr
 
 
 def test_debate_two_full_rounds(swarm) -> None:
