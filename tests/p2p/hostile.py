@@ -9,8 +9,8 @@ can send what an honest library never would. Attacks (each runs in order):
                 malformed protobuf, oversized, wrong swarm ID, unknown version,
                 sender mismatch, unknown kind, malformed payload
 - wire:         messages the pubsub layer must refuse: a `from` that is no
-                peer ID, a key that does not match, an empty seqno, a bad
-                signature, two topics
+                peer ID (also with a key that does not decode), a key that
+                does not match, an empty seqno, a bad signature, two topics
 - flood:        --flood valid signed presence messages as fast as possible
 - garbage_rpc:  a pubsub frame that is not protobuf (then reconnects)
 - topics:       subscriptions to 1000 topics and one 64 KiB topic name
@@ -128,6 +128,9 @@ class Attacker:
         rollouts = [self.topic("rollouts")]
         data = self.envelope(payload=p2p_pb2.LoadBatch(round=2).SerializeToString())
         await self.send(s, self.signed(data, rollouts, origin=os.urandom(20)))
+        self.count("bad_from")
+        # not an identity multihash and a key that does not decode: stock 0.8.1 cancels its Pubsub
+        await self.send(s, self.signed(data, rollouts, origin=b"\x12\x20" + os.urandom(32), key=b"\x01\x02junk"))
         self.count("bad_from")
         await self.send(s, self.signed(data, rollouts, key=b"\x08\x01\x12\x20" + os.urandom(32)))
         self.count("bad_key")
