@@ -151,15 +151,21 @@ class Sapo:
             items += [(round_, sender, batch.policy_version, item) for item in kept]
         if not items:
             return []
-        score_items = []
-        for _, _, _, item in items:
-            ref = game.tasks.TaskRef(
-                dataset=item.ref.dataset,
-                config=config_from_json(item.ref.config_json),
-                seed=item.ref.seed,
-                index=item.ref.index,
-            )
+        score_items, parsed = [], []
+        for entry in items:
+            item = entry[3]
+            try:
+                config = config_from_json(item.ref.config_json)
+            except ValueError:
+                # Cannot happen for items matching an expected ref; kept as a guard.
+                report.rejections.append(Rejection(entry[1], "malformed_ref", item.ref.dataset[:64]))
+                continue
+            ref = game.tasks.TaskRef(dataset=item.ref.dataset, config=config, seed=item.ref.seed, index=item.ref.index)
             score_items.append(game.score_item(ref, item.question, list(item.completions)))
+            parsed.append(entry)
+        items = parsed
+        if not items:
+            return []
         results = await game.daemon.trainer.score(score_items)
         scored: list[ScoredGroup] = []
         for (round_, sender, version, item), result in zip(items, results, strict=True):

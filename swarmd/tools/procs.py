@@ -53,12 +53,13 @@ class Daemon:
     """One swarmd process with its own data directory."""
 
     def __init__(self, data_dir: Path, config: dict[str, dict[str, Any]] | None = None,
-                 env: dict[str, str] | None = None, name: str = "node") -> None:
+                 env: dict[str, str] | None = None, name: str = "node", command: list[str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.config_tree = config or {}
         self.env = env or {}
+        self.command = command or SWARMD  # e.g. a test's modified daemon
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir / "swarmd.log"
         self._log_file = None
@@ -81,7 +82,7 @@ class Daemon:
         env.update(self.env)
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [*SWARMD, "--config", str(self.config_path), *(extra_args or [])],
+            [*self.command, "--config", str(self.config_path), *(extra_args or [])],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,

@@ -65,11 +65,14 @@ class Swarm:
         return self.peer_ids[name]
 
     def add(self, name: str, i: int, coordinators: list[str], bootnodes: list[str] | None = None,
-            start: bool = True, **swarm) -> Daemon:
+            start: bool = True, sections: dict | None = None, **swarm) -> Daemon:
+        """Start node ``name``; ``sections`` overrides whole config sections (e.g. web)."""
         self.identity(name)
         if bootnodes is None:
             bootnodes = self.addrs_of("n0") if name != "n0" and "n0" in self.nodes else []
-        d = Daemon(self.root / name, node_config(i, coordinators, bootnodes, **swarm), name=name)
+        config = node_config(i, coordinators, bootnodes, **swarm)
+        config.update(sections or {})
+        d = Daemon(self.root / name, config, name=name)
         self.nodes[name] = d
         if start:
             d.start(timeout=120)
