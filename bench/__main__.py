@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.table import Row, render, write
 
 # group name → module under bench/
-GROUPS = ["daemon", "chain", "trainer"]
+GROUPS = ["daemon", "mesh", "chain", "trainer"]
 
 
 def main() -> int:
