@@ -84,6 +84,21 @@ class DecodedRevert:
         return f"{self.name}({inner})"
 
 
+def not_reached_yet(revert: DecodedRevert) -> bool:
+    """A submission for a round or stage the contract has not reached yet.
+
+    Rounds can run ahead of the chain (a coordinator drives them and the chain
+    catches up after an outage), so such a refusal means "later", not "never".
+    """
+    if revert.name == "InvalidRoundNumber":
+        return (revert.arg("roundNumber") or 0) > (revert.arg("currentRound") or 0)
+    if revert.name == "InvalidStageNumber":
+        return revert.arg("roundNumber") == revert.arg("currentRound") and (
+            (revert.arg("stageNumber") or 0) > (revert.arg("currentStage") or 0)
+        )
+    return False
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()

@@ -25,6 +25,7 @@ from swarmd.chain.errors import (
     Reverted,
     TransientChainError,
     Unfunded,
+    not_reached_yet,
 )
 from swarmd.chain.queue import Submission, batch_due
 from swarmd.errors import NotAvailable
@@ -159,6 +160,8 @@ class Sender:
             except Reverted as e:
                 if e.revert.name in ("RewardAlreadySubmitted", "WinnerAlreadyVoted") and await self._resolve_landed(sub):
                     return
+                if not_reached_yet(e.revert):
+                    raise TransientChainError(f"{sub.describe()}: the chain has not reached it yet ({e.revert})") from None
                 self._failed(sub, str(e.revert))
                 return
             # Record the hash before broadcasting: after a crash the sender asks about it.

@@ -23,8 +23,9 @@ class SwarmConfig(Section):
     )
     round_source: Literal["auto", "chain", "coordinator", "clock"] = Field(
         "auto",
-        description="Where rounds come from. 'auto': the chain when configured, else the coordinators "
-        "when any is named, else the local clock.",
+        description="Where rounds come from. 'auto': the coordinators when any is named (a coordinator "
+        "holding the chain's stage-manager role also moves the contract along), else the chain when "
+        "configured, else the local clock.",
     )
     coordinators: list[str] = Field(
         default_factory=list,

@@ -4,7 +4,12 @@
 - ``CoordinatorSource``: signed announcements on the mesh's rounds topic from the peers named
   in ``swarm.coordinators`` (anyone else is rejected at the mesh boundary and counted). A
   coordinator node announces; a backup takes over after silence; a returning leader resumes.
-- ``ChainSource``: the contract's ``currentRound``/``currentStage``; the stage manager advances.
+  With a chain, a coordinator that holds the stage-manager role also moves the contract to
+  its round, catching up after an outage: rounds never wait for the chain, and the
+  contract stays the record of them.
+- ``ChainSource``: the contract's ``currentRound``/``currentStage``; the stage manager
+  advances. Used when a chain is configured and no coordinator is: a chain outage then
+  pauses rounds (nothing else can say which round it is).
 
 All of them only ever move forward: a node that was away simply sees a later key.
 """
@@ -136,6 +141,9 @@ class CoordinatorSource(Source):
         self._seq = game.state.coordinator_seq
         self._lock = asyncio.Lock()
         self._started_at = now
+        self._mirror_wanted = asyncio.Event()
+        self._chain_key: tuple[int, int] | None = None
+        self.mirror_error = ""
 
     @property
     def can_drive(self) -> bool:
@@ -162,6 +170,8 @@ class CoordinatorSource(Source):
         self._spawn(self._listen(mesh))
         if self.can_drive:
             self._spawn(self._announce_loop(mesh))
+            if self.game.daemon.chain is not None:
+                self._spawn(self._mirror(self.game.daemon.chain))
 
     async def _listen(self, mesh) -> None:
         async for received in mesh.subscribe(ROUND_KIND):
@@ -216,6 +226,7 @@ class CoordinatorSource(Source):
             await self._set(state)
             self.game.note_coordinator(self._seq, state.key)
             await self._publish(state)
+            self._mirror_wanted.set()
             log.info("announced round %d stage %d", round_, stage)
             return state
 
@@ -232,6 +243,8 @@ class CoordinatorSource(Source):
         if self._state is not None:
             known.append(self._state.key)
         known += self.game.peer_rounds()
+        if self._chain_key is not None:
+            known.append(self._chain_key)
         return known
 
     def _first_round(self) -> tuple[int, int]:
@@ -262,6 +275,38 @@ class CoordinatorSource(Source):
                 elif state is not None:
                     await self._publish(state)
             await asyncio.sleep(self.config.announce_interval_s)
+
+    async def _mirror(self, chain) -> None:
+        """Move the contract to this coordinator's round; retried until the chain can follow."""
+        warned = ""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._mirror_wanted.wait(), 5.0)
+            self._mirror_wanted.clear()
+            try:
+                round_, stage, count = await chain.read_round()
+                self._chain_key = (round_, stage)
+                target = self._state.key if self._state is not None and self.announcing else None
+                if target is None or not chain.is_stage_manager:
+                    continue
+                if count != self._stage_count():
+                    raise RuntimeError(
+                        f"the contract has {count} stages but environment {self.config.environment} "
+                        f"has {self._stage_count()}: rounds are not mirrored on chain"
+                    )
+                while (round_, stage) < target:
+                    round_, stage = await chain.advance()
+                    self._chain_key = (round_, stage)
+                if warned:
+                    log.info("the chain follows the rounds again (round %d stage %d)", round_, stage)
+                warned = self.mirror_error = ""
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - rounds go on; the chain catches up later
+                self.mirror_error = f"{type(e).__name__}: {e}"
+                if self.mirror_error != warned:
+                    log.warning("cannot move the chain to the current round: %s", self.mirror_error)
+                warned = self.mirror_error
 
     def _live_trainers(self) -> set[str]:
         return self.game.expected_peers() | ({self.me} if self.game.trains else set())
@@ -368,5 +413,5 @@ def make_source(game: SwarmGame) -> Source:
     cfg = game.config
     kind = cfg.swarm.round_source
     if kind == "auto":
-        kind = "chain" if cfg.chain.enabled else ("coordinator" if cfg.swarm.coordinators else "clock")
+        kind = "coordinator" if cfg.swarm.coordinators else ("chain" if cfg.chain.enabled else "clock")
     return {"clock": ClockSource, "coordinator": CoordinatorSource, "chain": ChainSource}[kind](game)

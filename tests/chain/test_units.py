@@ -319,3 +319,15 @@ def test_artifact_pins_compiler_and_evm() -> None:
     assert data["settings"]["optimizer"] == {"enabled": True, "runs": 200}
     assert data["bytecode"].startswith("0x") and len(data["deployedBytecode"]) // 2 < 24576  # EIP-170
     assert os.path.basename(data["sourceName"]) == "SwarmCoordinator.sol"
+
+
+def test_not_reached_yet_is_only_a_future_round_or_stage() -> None:
+    from swarmd.chain.errors import DecodedRevert, not_reached_yet
+
+    ahead = DecodedRevert("InvalidRoundNumber", (("roundNumber", 5), ("currentRound", 3)))
+    assert not_reached_yet(ahead)
+    assert not not_reached_yet(DecodedRevert("RoundTooOld", (("roundNumber", 1), ("currentRound", 3000), ("window", 10))))
+    stage = DecodedRevert("InvalidStageNumber", (("roundNumber", 3), ("stageNumber", 2), ("currentRound", 3), ("currentStage", 1)))
+    assert not_reached_yet(stage)
+    past = DecodedRevert("InvalidStageNumber", (("roundNumber", 2), ("stageNumber", 7), ("currentRound", 3), ("currentStage", 0)))
+    assert not not_reached_yet(past)  # a stage beyond stageCount in a past round never becomes valid
