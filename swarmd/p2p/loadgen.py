@@ -129,12 +129,19 @@ async def _generate(daemon: Any, args: argparse.Namespace) -> None:
     _write(out, doc)
 
 
+def _dump_tasks() -> None:
+    for t in asyncio.all_tasks():
+        frames = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in t.get_stack())
+        print(f"task {t.get_name()}: {frames}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, rest = _args(sys.argv[1:] if argv is None else argv)
     import faulthandler
     import signal
 
-    faulthandler.register(signal.SIGUSR2, all_threads=True)  # stack dump of a stuck generator
+    # Diagnosis of a stuck run: SIGUSR2 dumps every thread's stack, SIGUSR1 every asyncio task's.
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     from swarmd import cli, identity, logs
     from swarmd import config as cfg
     from swarmd.lockfile import DataDirLock, LockError
@@ -166,12 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         from swarmd.daemon import Daemon
 
         async def run() -> int:
-            def dump() -> None:
-                for t in asyncio.all_tasks():
-                    print("TASK", t.get_name(), file=sys.stderr)
-                    for f in t.get_stack():
-                        print("   ", f.f_code.co_filename, f.f_lineno, f.f_code.co_name, file=sys.stderr)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, _dump_tasks)
             daemon = Daemon(config, ident)
             task = asyncio.create_task(generate(daemon, args), name="loadgen")
             try:

@@ -30,7 +30,6 @@ from swarmd._pb.swarm.v1 import p2p_pb2
 from swarmd.errors import BadRequest, NotAvailable
 from swarmd.p2p import metrics as m
 from swarmd.p2p.blobs import BlobStore, parse_hash
-from swarmd.p2p.bridge import Bridge, BridgeClosed
 from swarmd.p2p.codec import PRESENCE_KIND, KindRegistry, KindSpec, Validate, check_presence
 from swarmd.p2p.peers import PeerInfo
 from swarmd.p2p.records import Received, Stats
@@ -38,6 +37,7 @@ from swarmd.p2p.store import RoundStore
 
 if TYPE_CHECKING:
     from swarmd.daemon import Daemon
+    from swarmd.p2p.bridge import Bridge
 
 log = logging.getLogger("swarmd.p2p")
 
@@ -80,7 +80,10 @@ class Mesh:
         return list(self.stats.listen_addrs)
 
     async def start(self) -> None:
+        # Imported here, not at module load: the daemon builds every subsystem
+        # before the control plane serves, and trio alone takes ~0.2 s to import.
         from swarmd.p2p.actor import NetworkActor
+        from swarmd.p2p.bridge import Bridge
 
         loop = asyncio.get_running_loop()
         self._bridge = Bridge(loop)
@@ -304,7 +307,7 @@ class Mesh:
                 timeout = max(0.05, min(self.cfg.pull_timeout_s, deadline - now))
                 try:
                     await self._bridge.call(self._actor.pull, kind, round, stage, sorted(missing), timeout=timeout)
-                except (TimeoutError, BridgeClosed):
+                except TimeoutError:
                     pass
                 except Exception as e:  # noqa: BLE001 - a pull is best effort; the next one retries
                     log.warning("pull for %s round %d stage %d failed: %s", kind, round, stage, e)
