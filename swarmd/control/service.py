@@ -82,7 +82,9 @@ class ControlService(pb_grpc.SwarmControlServicer):
 
     @_unary
     async def GetLeaderboard(self, request, context):
-        return self.daemon.require_swarm().leaderboard(request.query, request.limit)
+        swarm = self.daemon.require_swarm()
+        await swarm.refresh_chain_totals(timeout=2.0)
+        return swarm.leaderboard(request.query, request.limit)
 
     @_unary
     async def ExportAdapter(self, request, context):

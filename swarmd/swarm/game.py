@@ -206,14 +206,19 @@ class SwarmGame:
                 ),
             )
 
+    async def refresh_chain_totals(self, timeout: float = 5.0) -> None:
+        """Read the on-chain totals of every peer on the leaderboard (the local view stays on failure)."""
+        peers = list(self.state.peers)
+        if self.daemon.chain is None or not peers:
+            return
+        try:
+            self.chain_totals = await asyncio.wait_for(self.daemon.chain.totals(peers), timeout)
+        except Exception as e:  # noqa: BLE001 - retried later
+            log.debug("chain totals unavailable: %s", e)
+
     async def _refresh_chain_totals(self) -> None:
         while True:
-            peers = list(self.state.peers)
-            if peers:
-                try:
-                    self.chain_totals = await self.daemon.chain.totals(peers)
-                except Exception as e:  # noqa: BLE001 - the local view stays; retried later
-                    log.debug("chain totals unavailable: %s", e)
+            await self.refresh_chain_totals()
             await asyncio.sleep(10)
 
     async def _run(self) -> None:

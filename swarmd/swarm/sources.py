@@ -238,22 +238,21 @@ class CoordinatorSource(Source):
             log.warning("round announcement failed: %s", e)
 
     def _known_keys(self) -> list[tuple[int, int]]:
-        """Every (round, stage) this coordinator knows the swarm reached."""
+        """Every (round, stage) this coordinator knows the swarm played or announced."""
         known = [tuple(k) for k in (self.game.state.coordinator_key, self.game.state.last_done) if k]
         if self._state is not None:
             known.append(self._state.key)
         known += self.game.peer_rounds()
-        if self._chain_key is not None:
-            known.append(self._chain_key)
         return known
 
     def _first_round(self) -> tuple[int, int]:
-        """Where a (re)starting coordinator begins: after what it or the swarm last reached."""
+        """Where a (re)starting coordinator begins: after what it or the swarm last reached,
+        and never behind the contract's current round (which is current, not done)."""
         known = self._known_keys()
-        if not known:
-            return (0, 0)
-        r, s = max(known)
-        return next_key(r, s, self._stage_count())
+        start = next_key(*max(known), self._stage_count()) if known else (0, 0)
+        if self._chain_key is not None and self._chain_key > start:
+            start = self._chain_key
+        return start
 
     async def _announce_loop(self, mesh) -> None:
         # Listen first: a restarted leader learns where the swarm is before it speaks.

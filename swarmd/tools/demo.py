@@ -221,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                 stop.set()
             stop.wait(0.5)
         if trainers and all(d.alive for d in trainers):
+            # Let the queued submissions land so the on-chain column is complete.
+            try:
+                wait_until(lambda: all(d.status().chain.pending_submissions == 0 for d in trainers), 30,
+                           interval=0.5, what="chain submissions")
+            except TimeoutError as e:
+                print(f"({e}; on-chain totals may lag)", flush=True)
             board = trainers[0].call("GetLeaderboard", pb.GetLeaderboardRequest())
             print("\nFinal leaderboard (as verified by " + trainers[0].status().name + "):")
             print(f"  {'#':>2}  {'node':<28} {'rounds':>6} {'reward':>8} {'wins':>5} {'on chain':>9}")
