@@ -1,4 +1,4 @@
-"""The supervisor's decisions, as pure functions (tested without a worker)."""
+"""The trainer's decisions about batches and restarts, as pure functions (no torch, no worker)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,34 @@ def restart_delay(failures: int, base_s: float, cap_s: float) -> float:
     if failures <= 0:
         return 0.0
     return min(cap_s, base_s * 2.0 ** min(failures - 1, 30))
+
+
+def plan_chunks(sizes: list[int], limit: int) -> list[list[tuple[int, int, int]]]:
+    """Split groups of ``sizes[i]`` rows into passes of at most ``limit`` rows (0: one pass).
+
+    Groups stay whole where they fit, so a pass shares each prompt among its
+    rows; a group larger than ``limit`` is split. Returns per pass a list of
+    (group index, first row, rows taken), in order.
+    """
+    if limit <= 0:
+        whole = [(i, 0, n) for i, n in enumerate(sizes) if n > 0]
+        return [whole] if whole else []
+    chunks: list[list[tuple[int, int, int]]] = []
+    current: list[tuple[int, int, int]] = []
+    room = limit
+    for i, n in enumerate(sizes):
+        start = 0
+        if current and n > room and n <= limit:
+            chunks.append(current)  # start the group in a fresh pass rather than split it
+            current, room = [], limit
+        while start < n:
+            if room == 0:
+                chunks.append(current)
+                current, room = [], limit
+            take = min(n - start, room)
+            current.append((i, start, take))
+            start += take
+            room -= take
+    if current:
+        chunks.append(current)
+    return chunks

@@ -31,8 +31,9 @@ from typing import Any
 
 import torch
 
-from swarmd.trainer import checkpoint, grpo, models, sampling, tasks
+from swarmd.trainer import checkpoint, grpo, models, sampling, state, tasks
 from swarmd.trainer.config import TrainerConfig
+from swarmd.trainer.decisions import plan_chunks
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
 
 log = logging.getLogger(__name__)
@@ -82,37 +83,6 @@ class _Group:
     prompt: list[int]
     completions: list[list[int]]
     advantages: list[float]
-
-
-def plan_chunks(sizes: list[int], limit: int) -> list[list[tuple[int, int, int]]]:
-    """Split groups of ``sizes[i]`` rows into passes of at most ``limit`` rows (0: one pass).
-
-    Groups stay whole where they fit, so a pass shares each prompt among its
-    rows; a group larger than ``limit`` is split. Returns per pass a list of
-    (group index, first row, rows taken), in order.
-    """
-    if limit <= 0:
-        whole = [(i, 0, n) for i, n in enumerate(sizes) if n > 0]
-        return [whole] if whole else []
-    chunks: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
-    room = limit
-    for i, n in enumerate(sizes):
-        start = 0
-        if current and n > room and n <= limit:
-            chunks.append(current)  # start the group in a fresh pass rather than split it
-            current, room = [], limit
-        while start < n:
-            if room == 0:
-                chunks.append(current)
-                current, room = [], limit
-            take = min(n - start, room)
-            current.append((i, start, take))
-            start += take
-            room -= take
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 class Policy:
@@ -450,41 +420,16 @@ class Policy:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _optimizer_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        sd = self.optimizer.state_dict()
-        tensors, scalars = {}, {}
-        for idx, state in sd["state"].items():
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor):
-                    tensors[f"state.{idx}.{key}"] = value.detach().to("cpu").contiguous()
-                else:
-                    scalars[f"{idx}.{key}"] = value
-        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in grp.items()} for grp in sd["param_groups"]]
-        return tensors, {"param_groups": groups, "scalars": scalars}
-
-    def _load_optimizer(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        state: dict[int, dict[str, Any]] = {}
-        for name, value in tensors.items():
-            _, idx, key = name.split(".", 2)
-            state.setdefault(int(idx), {})[key] = value
-        for name, value in meta["scalars"].items():
-            idx, key = name.split(".", 1)
-            state.setdefault(int(idx), {})[key] = value
-        groups = [{k: (tuple(v) if k == "betas" else v) for k, v in grp.items()} for grp in meta["param_groups"]]
-        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
-
     def checkpoint(self, root: Path, round_state: dict[str, Any], keep: int) -> Path:
         from safetensors.torch import save
 
-        opt_tensors, opt_meta = self._optimizer_tensors()
-        rng = {"torch_cpu": torch.get_rng_state()}
-        if self.device.startswith("cuda"):
-            rng["torch_cuda"] = torch.cuda.get_rng_state(self.device)
+        opt_tensors, opt_meta = state.optimizer_state(self.optimizer)
+        rng = state.rng_tensors(self.device)
         meta = {
             "step": self.step,
             "identity": self.identity,
             "optimizer": opt_meta,
-            "python_rng": random.getstate(),
+            "python_rng": state.python_rng(),
             "round_state": round_state,
             "created": time.time(),
         }
@@ -514,10 +459,9 @@ class Policy:
                 current = self.adapter_state()
                 if {k: tuple(v.shape) for k, v in adapter.items()} != {k: tuple(v.shape) for k, v in current.items()}:
                     raise ValueError("adapter tensors do not match this model's adapter")
-                opt = load(ckpt.files[OPTIMIZER_FILE])
+                opt = state.optimizer_state_dict(load(ckpt.files[OPTIMIZER_FILE]), ckpt.meta["optimizer"])
                 rng = load(ckpt.files[RNG_FILE])
-                py_state = ckpt.meta["python_rng"]
-                py_state = (py_state[0], tuple(py_state[1]), py_state[2])
+                py_state = state.parse_python_rng(ckpt.meta["python_rng"])
                 step = int(ckpt.meta["step"])
             except Exception as e:  # noqa: BLE001 - a checkpoint that verifies but will not load is skipped too
                 warn(f"skipping checkpoint {ckpt.path}: it does not load ({type(e).__name__}: {e})")
@@ -526,10 +470,7 @@ class Policy:
             from peft import set_peft_model_state_dict
 
             set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in adapter.items()})
-            self._load_optimizer(opt, ckpt.meta["optimizer"])
-            torch.set_rng_state(rng["torch_cpu"])
-            if "torch_cuda" in rng and self.device.startswith("cuda"):
-                torch.cuda.set_rng_state(rng["torch_cuda"], self.device)
-            random.setstate(py_state)
+            self.optimizer.load_state_dict(opt)
+            state.set_rng(rng, py_state, self.device)
             self.step = step
             return {"path": str(ckpt.path), "step": self.step, "round_state": ckpt.meta.get("round_state") or {}}

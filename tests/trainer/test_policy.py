@@ -14,7 +14,8 @@ import torch
 
 from swarmd.trainer import sampling, tasks
 from swarmd.trainer.config import TrainerConfig
-from swarmd.trainer.policy import ADAPTER_FILE, BadInput, Policy, plan_chunks
+from swarmd.trainer.decisions import plan_chunks
+from swarmd.trainer.policy import ADAPTER_FILE, BadInput, Policy
 from swarmd.trainer.protocol import ScoreItem, TrainGroup
 from tests.trainer.conftest import tiny_config
 
