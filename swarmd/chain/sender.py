@@ -76,9 +76,12 @@ class Sender:
                 self.chain._set_unreachable(str(e))
             except TransientChainError as e:
                 failures += 1
+                repeated = self.chain.last_error == str(e)
                 self.chain.last_error = str(e)
-                log.warning("chain submission will be retried: %s", e)
-                self.chain._emit("retrying", f"chain: {e}", what="submission", error=str(e))
+                # Said once at warning level; the same reason again (every backoff) at debug.
+                log.log(logging.DEBUG if repeated else logging.WARNING, "chain submission will be retried: %s", e)
+                if not repeated:
+                    self.chain._emit("retrying", f"chain: {e}", what="submission", error=str(e))
             except ChainMisconfigured as e:
                 self.chain._set_fatal(str(e))
                 return

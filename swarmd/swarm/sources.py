@@ -275,29 +275,44 @@ class CoordinatorSource(Source):
                     await self._publish(state)
             await asyncio.sleep(self.config.announce_interval_s)
 
+    def _mirror_target(self) -> tuple[int, int] | None:
+        """The round the contract must reach: the latest this coordinator ever announced.
+
+        Peers may have played (and queued submissions for) any round it announced, so
+        the contract catches up to it even after a restart or while another leads.
+        """
+        keys = [tuple(self.game.state.coordinator_key)] if self.game.state.coordinator_key else []
+        if self._state is not None and self.announcing:
+            keys.append(self._state.key)
+        return max(keys) if keys else None
+
+    async def _catch_up(self, chain) -> None:
+        """One attempt to move the contract to the mirror target."""
+        round_, stage, count = await chain.read_round()
+        self._chain_key = (round_, stage)
+        target = self._mirror_target()
+        if target is None or (round_, stage) >= target or not chain.is_stage_manager:
+            return
+        if count != self._stage_count():
+            raise RuntimeError(
+                f"the contract has {count} stages but environment {self.config.environment} "
+                f"has {self._stage_count()}: rounds are not mirrored on chain"
+            )
+        while (round_, stage) < target:
+            round_, stage = await chain.advance()
+            self._chain_key = (round_, stage)
+
     async def _mirror(self, chain) -> None:
-        """Move the contract to this coordinator's round; retried until the chain can follow."""
+        """Keep moving the contract to this coordinator's round; retried until the chain follows."""
         warned = ""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mirror_wanted.wait(), 5.0)
             self._mirror_wanted.clear()
             try:
-                round_, stage, count = await chain.read_round()
-                self._chain_key = (round_, stage)
-                target = self._state.key if self._state is not None and self.announcing else None
-                if target is None or not chain.is_stage_manager:
-                    continue
-                if count != self._stage_count():
-                    raise RuntimeError(
-                        f"the contract has {count} stages but environment {self.config.environment} "
-                        f"has {self._stage_count()}: rounds are not mirrored on chain"
-                    )
-                while (round_, stage) < target:
-                    round_, stage = await chain.advance()
-                    self._chain_key = (round_, stage)
+                await self._catch_up(chain)
                 if warned:
-                    log.info("the chain follows the rounds again (round %d stage %d)", round_, stage)
+                    log.info("the chain follows the rounds again (at %s)", self._chain_key)
                 warned = self.mirror_error = ""
             except asyncio.CancelledError:
                 raise
@@ -306,6 +321,17 @@ class CoordinatorSource(Source):
                 if self.mirror_error != warned:
                     log.warning("cannot move the chain to the current round: %s", self.mirror_error)
                 warned = self.mirror_error
+
+    async def stop(self) -> None:
+        chain = self.game.daemon.chain
+        await super().stop()
+        if self.can_drive and chain is not None:
+            # Leave the contract at the last announced round, so the swarm's queued
+            # submissions for it can land even if this coordinator does not come back.
+            try:
+                await asyncio.wait_for(self._catch_up(chain), 10.0)
+            except Exception as e:  # noqa: BLE001 - best effort while stopping
+                log.info("the chain was not moved to the last announced round before stopping: %s", e)
 
     def _live_trainers(self) -> set[str]:
         return self.game.expected_peers() | ({self.me} if self.game.trains else set())

@@ -1,0 +1,109 @@
+"""The swarm game on chain: two training daemons register, the coordinator (the contract's stage
+manager) moves rounds on chain, both submit rewards and winners every round; a chain outage of
+several rounds never stops training; afterwards every local record is on chain exactly once."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import pytest
+from web3 import HTTPProvider, Web3
+
+from swarmd.chain import artifact, localnet
+from swarmd.swarm.selection import scaled_reward
+from tests.support.daemons import Daemon, wait_until
+from tests.swarm.conftest import Swarm, node_config
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+def played(d: Daemon) -> list[dict]:
+    path = d.data_dir / "swarm" / "state.json"
+    return [h for h in json.loads(path.read_text())["history"] if h.get("own_reward") is not None] if path.exists() else []
+
+
+def pending(d: Daemon) -> int:
+    return d.status().chain.pending_submissions
+
+
+def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Path) -> None:
+    state_file = short_tmp / "anvil-state.json"
+    anvil = localnet.Anvil(state_file=state_file, log_file=short_tmp / "anvil.log").start()
+    swarm = Swarm(short_tmp)
+    try:
+        dep = localnet.deploy(anvil.url, stage_count=1)
+        dep_file = short_tmp / "deployment.json"
+        dep.write(dep_file)
+        lead = swarm.identity("n0")
+
+        def chain(i: int) -> dict:
+            key = short_tmp / f"key{i}.hex"
+            localnet.write_test_key(key, i)  # account 0 deployed the contract: stage manager
+            return {"chain": {"enabled": True, "deployments_file": str(dep_file), "key_file": str(key),
+                              "poll_interval_s": 0.5, "retry_initial_s": 0.2, "retry_max_s": 1.0}}
+
+        n0 = swarm.add("n0", 0, [lead], start_min_peers=2, sections=chain(0))
+        n1 = swarm.add("n1", 1, [lead], sections=chain(1))
+        nodes = [n0, n1]
+        wait_until(lambda: all(d.status().chain.registered for d in nodes), 60, what="both registered")
+        wait_until(lambda: all(len(played(d)) >= 2 for d in nodes), 300, interval=1.0, what="2 rounds")
+
+        # The chain goes away for several rounds: training goes on, submissions wait.
+        anvil.stop()
+        before = {d.name: len(played(d)) for d in nodes}
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 3 for d in nodes), 300, interval=1.0,
+                   what="3 rounds without the chain")
+        assert all(pending(d) > 0 for d in nodes)
+        assert all(d.status().chain.state == "unreachable" for d in nodes)
+
+        anvil = localnet.Anvil(port=anvil.port, state_file=state_file, log_file=short_tmp / "anvil2.log").start()
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 5 for d in nodes), 300, interval=1.0,
+                   what="rounds after the chain returned")
+
+        # Stop n0 (the coordinator) while it may hold queued submissions; rounds stop.
+        assert n0.stop(timeout=90) == 0
+        try:
+            wait_until(lambda: pending(n1) == 0, 120, interval=0.5, what="n1's queue drained")
+        except TimeoutError:
+            print(n1.status().chain)
+            print("\n".join(line for line in n1.log().splitlines() if "chain" in line)[-6000:])
+            raise
+        # Restart it without advancing rounds: whatever it had queued is sent after the restart.
+        n0.config_tree["swarm"]["auto_advance"] = False
+        n0.start(timeout=120)
+        wait_until(lambda: pending(n0) == 0 and n0.status().chain.state == "ok", 120, interval=0.5,
+                   what="n0's queue drained after restart")
+
+        w3 = Web3(HTTPProvider(anvil.url))
+        contract = w3.eth.contract(address=dep.address, abi=artifact.load().abi)
+        ids = {d.name: d.status().peer_id for d in nodes}
+        events = contract.events.RewardSubmitted().get_logs(from_block=0)
+        per_key = collections.Counter((e.args.roundNumber, e.args.stageNumber, e.args.peerId) for e in events)
+        assert all(c == 1 for c in per_key.values()), per_key
+        votes_expected: collections.Counter[str] = collections.Counter()
+        for d in nodes:
+            peer = ids[d.name]
+            records = played(d)
+            assert len(records) >= 7
+            total = 0
+            for h in records:
+                reward = scaled_reward(h["own_reward"], 1000)
+                total += reward
+                assert per_key[(h["round"], h["stage"], peer)] == 1, (d.name, h["round"])  # landed, once
+                on_chain = contract.functions.getPeerRoundStageReward(h["round"], h["stage"], [peer]).call()
+                assert on_chain == [reward], (d.name, h["round"], on_chain, reward)
+                votes = contract.functions.getVoterVotes(h["round"], peer).call()
+                assert votes == h["winners"], (d.name, h["round"], votes, h["winners"])
+                votes_expected.update(h["winners"])
+            assert contract.functions.getTotalRewards([peer]).call() == [total]
+            # nothing on chain for this peer that the node did not record
+            assert sum(1 for (_, _, p) in per_key if p == peer) == len(records)
+        for peer in ids.values():
+            assert contract.functions.getTotalWins(peer).call() == votes_expected[peer]
+        for d in nodes:
+            assert "Traceback" not in d.log()
+    finally:
+        swarm.stop_all()
+        anvil.stop()
