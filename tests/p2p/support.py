@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import grpc
@@ -17,6 +18,16 @@ from swarmd.p2p.cluster import (  # noqa: F401 - re-exported for the tests
     start_all,
 )
 from tests.support.daemons import Daemon
+
+
+def stop_all(nodes: list[Daemon]) -> None:
+    """SIGTERM every node at once and wait: each stop announces leaving and waits a moment."""
+    for d in nodes:
+        if d.alive:
+            d.signal(signal.SIGTERM)
+    for d in nodes:
+        if d.proc is not None:
+            d.wait_exit(60)
 
 
 class PeerEventWatch:

@@ -19,7 +19,7 @@ ENVELOPE_REASONS = ["malformed_envelope", "oversized", "wrong_swarm", "bad_versi
                     "unknown_kind", "malformed_payload"]
 WIRE_REASONS = ["bad_from", "bad_key", "bad_seqno", "bad_signature", "bad_topic"]
 ATTACKS = ["envelopes", "wire", "flood", "garbage_rpc", "topics", "streams", "churn"]
-ROUNDS, PERIOD = 14, 3.0
+ROUNDS, PERIOD = 12, 3.0
 
 
 def test_hostile_peer_is_rejected_counted_and_survived(cluster, daemons, short_tmp):

@@ -8,7 +8,7 @@ import time
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from tests.p2p.support import make_identity, mesh_config, start_all
+from tests.p2p.support import make_identity, mesh_config, start_all, stop_all
 from tests.support.daemons import Daemon, wait_until
 
 
@@ -55,6 +55,7 @@ def test_five_daemons_form_a_mesh_from_one_bootnode(daemons, short_tmp):
         assert status.mesh.listen_addrs[0].endswith(f"/p2p/{ids[d.name]}")
     human = nodes[0].ctl("peers")
     assert human.returncode == 0 and names["boot"] in human.stdout and "ms" in human.stdout
+    stop_all(everyone)
 
 
 def test_alone_at_start_then_joins_when_the_bootnode_comes_up(daemons, short_tmp):
