@@ -30,6 +30,12 @@ from swarmd.chain.errors import (
 from swarmd.chain.queue import Submission, batch_due
 from swarmd.errors import NotAvailable
 
+
+
+class NotReachedYet(TransientChainError):
+    """A submission for a round or stage the contract has not reached yet: retried later."""
+
+
 if TYPE_CHECKING:
     from swarmd.chain.client import Receipt
     from swarmd.chain.subsystem import ChainSubsystem
@@ -65,8 +71,15 @@ class Sender:
                 current = self.chain.round_state[0] if self.chain.round_state else None
                 if not batch_due(self.chain.queue.pending_rounds(), current, self.chain.config.submit_every_n_rounds):
                     continue
+                waiting: list[str] = []
                 for sub in self.chain.queue.pending():
-                    await self.submit(sub)
+                    try:
+                        await self.submit(sub)
+                    except NotReachedYet as e:
+                        # Later rounds wait for the chain; the others go ahead meanwhile.
+                        waiting.append(str(e))
+                if waiting:
+                    raise NotReachedYet(f"{waiting[0]}" + (f" (+{len(waiting) - 1} more)" if len(waiting) > 1 else ""))
                 failures = 0
                 self.chain._set_reachable()
             except Unfunded as e:
@@ -164,7 +177,7 @@ class Sender:
                 if e.revert.name in ("RewardAlreadySubmitted", "WinnerAlreadyVoted") and await self._resolve_landed(sub):
                     return
                 if not_reached_yet(e.revert):
-                    raise TransientChainError(f"{sub.describe()}: the chain has not reached it yet ({e.revert})") from None
+                    raise NotReachedYet(f"{sub.describe()}: the chain has not reached it yet ({e.revert})") from None
                 self._failed(sub, str(e.revert))
                 return
             # Record the hash before broadcasting: after a crash the sender asks about it.

@@ -173,7 +173,8 @@ def test_private_keys_never_appear_in_logs_events_status_or_tracebacks(daemons, 
     key_hex = localnet.test_account_keys()[3].hex()
     peer_id = load_or_create(data / "identity.key")[0].peer_id
     SubmissionQueue(data / "queue").add(Submission("reward", 0, 0, peer_id, reward=4))
-    SubmissionQueue(data / "queue").add(Submission("reward", 9, 0, peer_id, reward=4))  # refused: a traceback path
+    # refused for good (a stage the contract does not have): a traceback path
+    SubmissionQueue(data / "queue").add(Submission("reward", 1, 5, peer_id, reward=4))
     d = daemons("s", chain_config(dep_file, register_on_start=False))
     events = subprocess.Popen(
         [sys.executable, "-m", "swarmctl", "--socket", str(d.socket), "--json", "events"],
@@ -200,7 +201,7 @@ def test_private_keys_never_appear_in_logs_events_status_or_tracebacks(daemons, 
         events.wait(30)
     outputs["events"] = events.stdout.read()
     outputs["log"] = d.log()
-    assert "InvalidRoundNumber(roundNumber=9, currentRound=2)" in outputs["events"]
+    assert "InvalidStageNumber(roundNumber=1, stageNumber=5, currentRound=2" in outputs["events"]
     assert "chain unreachable" in outputs["log"]
     for name, text in outputs.items():
         lowered = text.lower()
