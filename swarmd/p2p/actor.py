@@ -201,8 +201,12 @@ class NetworkActor:
             self.state = "alone"
             self.bridge.post(self.sink.on_ready, self.listen_addrs())
             log.info("p2p listening on %s", " ".join(self.listen_addrs()))
-            for loop in (self._presence_loop, self._ping_loop, self._sweep_loop, self._dial_loop):
-                nursery.start_soon(loop)
+            cfg = self.cfg
+            nursery.start_soon(self._repeat, "presence", self._presence_step,
+                               lambda: cfg.presence_interval_s * random.uniform(0.9, 1.1))
+            nursery.start_soon(self._repeat, "ping", self._ping_step, lambda: cfg.ping_interval_s)
+            nursery.start_soon(self._repeat, "sweep", self._sweep_step, lambda: SWEEP_INTERVAL_S)
+            nursery.start_soon(self._repeat, "dial", lambda: self._dial_step(nursery), lambda: DIAL_INTERVAL_S)
             await self._stop.wait()
             self.bridge.detach()
             nursery.cancel_scope.cancel()
@@ -328,47 +332,46 @@ class NetworkActor:
         p.leaving = leaving
         await self.publish("presence", PRESENCE_KIND, p.round, p.stage, p.SerializeToString(), time.time())
 
-    async def _presence_loop(self) -> None:
+    async def _repeat(self, name: str, step: Callable[[], Any], interval: Callable[[], float]) -> None:
+        """Run ``step`` forever; a failing iteration is logged, never the end of the actor."""
         while True:
-            if self.state != "left":
-                try:
-                    await self._publish_presence()
-                except Exception as e:  # noqa: BLE001 - next tick retries
-                    log.debug("presence publish failed: %s", e)
-            await trio.sleep(self.cfg.presence_interval_s * random.uniform(0.9, 1.1))
+            try:
+                await step()
+            except Exception:  # noqa: BLE001 - the next iteration retries
+                log.exception("the mesh's %s loop failed; it continues", name)
+            await trio.sleep(interval())
 
-    async def _ping_loop(self) -> None:
-        while True:
-            skip = self.pinger.unsupported | set(self.table.gone)
-            peers = [p for p in self.built.host.get_connected_peers() if p.to_base58() not in skip]
-            async with trio.open_nursery() as nursery:
-                for peer in peers:
-                    nursery.start_soon(self._ping_one, peer)
-            await trio.sleep(self.cfg.ping_interval_s)
+    async def _presence_step(self) -> None:
+        if self.state not in ("left", "stopping"):
+            await self._publish_presence()
+
+    async def _ping_step(self) -> None:
+        skip = self.pinger.unsupported | set(self.table.gone)
+        peers = [p for p in self.built.host.get_connected_peers() if p.to_base58() not in skip]
+        async with trio.open_nursery() as nursery:
+            for peer in peers:
+                nursery.start_soon(self._ping_one, peer)
 
     async def _ping_one(self, peer: Any) -> None:
         rtt = await self.pinger.ping(peer, self.cfg.ping_timeout_s)
         if rtt is not None:
             self._emit(self.table.on_pong(peer.to_base58(), rtt, trio.current_time()))
 
-    async def _sweep_loop(self) -> None:
-        host = self.built.host
-        while True:
-            now = trio.current_time()
-            connected = {p.to_base58(): p for p in host.get_connected_peers()}
-            self.table.set_connected(set(connected), now)
-            changes = self.table.sweep(now)
-            self._emit(changes)
-            for change, rec in changes:
-                if change == "removed" and rec.peer_id in connected:
-                    await self._disconnect(connected[rec.peer_id])
-            if self.state == "left":
-                for peer in connected.values():
-                    await self._disconnect(peer)
-            elif self.state != "stopping":
-                self.state = "connected" if connected else "alone"
-            self._publish_snapshot(now, len(connected))
-            await trio.sleep(SWEEP_INTERVAL_S)
+    async def _sweep_step(self) -> None:
+        now = trio.current_time()
+        connected = {p.to_base58(): p for p in self.built.host.get_connected_peers()}
+        self.table.set_connected(set(connected), now)
+        changes = self.table.sweep(now)
+        self._emit(changes)
+        drop = [connected[rec.peer_id] for change, rec in changes if change == "removed" and rec.peer_id in connected]
+        if self.state == "left":
+            drop = list(connected.values())
+        elif self.state != "stopping":
+            self.state = "connected" if connected else "alone"
+        await self._disconnect_all(drop)
+        self._publish_snapshot(now, len(connected))
+        if len(self.pinger.unsupported) > 4 * self.cfg.max_peers:
+            self.pinger.unsupported.clear()  # bounded: peers that do not speak our ping
 
     def _publish_snapshot(self, now: float, connected: int) -> None:
         peers = self.table.snapshot(now)
@@ -397,6 +400,11 @@ class NetworkActor:
         )
         self.bridge.post(self.sink.on_snapshot, stats, peers, self.table.not_live())
 
+    async def _disconnect_all(self, peers: list[Any]) -> None:
+        async with trio.open_nursery() as nursery:
+            for peer in peers:
+                nursery.start_soon(self._disconnect, peer)
+
     async def _disconnect(self, peer: Any) -> None:
         try:
             with trio.move_on_after(2):
@@ -407,14 +415,9 @@ class NetworkActor:
 
     # -- dialing --------------------------------------------------------------------------
 
-    async def _dial_loop(self) -> None:
-        async with trio.open_nursery() as nursery:
-            while True:
-                if self.state not in ("left", "stopping"):
-                    self._dial_due(nursery)
-                await trio.sleep(DIAL_INTERVAL_S)
-
-    def _dial_due(self, nursery: trio.Nursery) -> None:
+    async def _dial_step(self, nursery: trio.Nursery) -> None:
+        if self.state in ("left", "stopping"):
+            return
         host = self.built.host
         now = trio.current_time()
         connected = {p.to_base58() for p in host.get_connected_peers()}
@@ -464,12 +467,17 @@ class NetworkActor:
         finally:
             self._dialing.discard(peer_id)
         now = trio.current_time()
+        bootnode = any(a.endswith(f"/p2p/{peer_id}") for a in self.bootnodes)
         if error is None:
+            if bootnode and backoff.failures:
+                log.info("bootnode %s reachable again after %d failed dials", peer_id, backoff.failures)
             backoff.succeeded()
             m.DIALS.labels("ok").inc()
         else:
             backoff.failed(now)
             m.DIALS.labels("failed").inc()
+            if bootnode and backoff.failures == 1:
+                log.warning("bootnode %s unreachable (%s); redialing with backoff", peer_id, error)
             log.debug("dial %s failed: %s (next in %.1fs)", peer_id, error, backoff.delay)
         return error
 
@@ -609,8 +617,7 @@ class NetworkActor:
             log.debug("leaving announcement failed: %s", e)
         await self._flush(1.0)
         peers = list(self.built.host.get_connected_peers())
-        for peer in peers:
-            await self._disconnect(peer)
+        await self._disconnect_all(peers)
         self._refresh()
         return len(peers)
 
