@@ -50,6 +50,9 @@ lint: install ## ruff and the generated-code check
 fmt:
 	$(VENV)/bin/ruff check --fix swarmd swarmctl tests bench
 
+faults: install ## the fault-injection suite alone
+	$(PY) -m pytest -m faults $(PYTEST_ARGS)
+
 bench: install ## benchmarks: prints a table and writes out/bench.md
 	$(PY) -m bench
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import Counter
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from swarmd.control.service import ControlService
+from swarmd.metrics import REGISTRY
 
 if TYPE_CHECKING:
     from swarmd.daemon import Daemon
@@ -36,6 +39,29 @@ MAX_SOCKET_PATH = 107
 
 class ControlPlaneError(Exception):
     pass
+
+
+MALFORMED = Counter(
+    "swarmd_control_malformed_requests", "Control-plane requests whose body did not decode", ["method"],
+    registry=REGISTRY,
+)
+_UNDECODABLE = re.compile(r"Unexpected \[DecodeError\] raised by servicer method \[(?P<method>[^\]]*)\]")
+
+
+class _MalformedRequests(logging.Filter):
+    """grpc logs a traceback for every request body that does not decode; a client's
+    garbage is not the daemon's error: say it in one line and count it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        m = _UNDECODABLE.search(record.getMessage())
+        if m is None:
+            return True
+        method = m.group("method")[:120]
+        MALFORMED.labels(method).inc()
+        record.msg, record.args = "malformed request body for %s (not a valid protobuf message)", (method,)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        return True
 
 
 def load_or_create_token(path: Path) -> str:
@@ -126,6 +152,7 @@ class ControlPlane:
         return server
 
     async def start(self) -> None:
+        logging.getLogger("grpc._cython.cygrpc").addFilter(_MalformedRequests())
         path = self.socket_path.absolute()
         if len(str(path).encode()) > MAX_SOCKET_PATH:
             raise ControlPlaneError(
