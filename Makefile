@@ -50,6 +50,9 @@ lint: install ## ruff and the generated-code check
 fmt:
 	$(VENV)/bin/ruff check --fix swarmd swarmctl tests bench
 
+soak: install ## 300 rounds, 3 daemons: RSS and fds per process (out/soak/)
+	$(PY) -m swarmd.tools.soak $(SOAK_ARGS)
+
 faults: install ## the fault-injection suite alone
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
