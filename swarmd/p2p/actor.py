@@ -6,12 +6,10 @@ blobs) and receives plain records through the ``Sink`` callbacks, which the
 bridge runs on the event loop.
 
 Inside the thread:
-- every gossip message passes ``hardening.precheck`` (framing, origin key,
-  signature) and then the topic validator (``codec.check_envelope``, clock
-  skew, duplicate data, per-origin rate limit); each rejection is counted by
-  reason, in total and against the peer that caused it;
-- accepted data goes into the round store (original signed bytes, to serve
-  pulls) and, once per (kind, round, stage, sender), to the asyncio side;
+- ``boundary.py`` decides what gets in (``hardening.precheck``, then the topic
+  validator) and delivers accepted data once per (kind, round, stage,
+  sender), keeping the original signed bytes in the round store for pulls;
+- ``dialer.py`` dials bootnodes and peers learned from presence;
 - loops: presence (announce), ping (RTT, liveness), sweep (stale/removed,
   connection state, stats), dial (bootnodes with backoff, peers learned
   from presence).
@@ -26,7 +24,6 @@ import logging
 import random
 import threading
 import time
-from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -37,28 +34,18 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import p2p_pb2
 from swarmd.p2p import metrics as m
 from swarmd.p2p.blobs import BlobStore
+from swarmd.p2p.boundary import Boundary
 from swarmd.p2p.bridge import Bridge
-from swarmd.p2p.codec import (
-    PRESENCE_KIND,
-    Checked,
-    KindRegistry,
-    Protocols,
-    check_envelope,
-    encode_envelope,
-)
+from swarmd.p2p.codec import PRESENCE_KIND, KindRegistry, Protocols, encode_envelope
 from swarmd.p2p.config import P2PConfig
-from swarmd.p2p.dialer import Backoff
+from swarmd.p2p.dialer import DIAL_INTERVAL_S, Dialer
 from swarmd.p2p.peers import PeerInfo, PeerTable
-from swarmd.p2p.ratelimit import RateLimiter
 from swarmd.p2p.records import Received, Stats
 from swarmd.p2p.store import RoundStore
 
 log = logging.getLogger("swarmd.p2p")
 
 SWEEP_INTERVAL_S = 1.0
-DIAL_INTERVAL_S = 0.5
-# A forwarder relays many origins' messages: its frame budget is this many times an origin's.
-FORWARDER_FACTOR = 8
 
 
 class Sink(Protocol):
@@ -78,10 +65,6 @@ def _root_cause(e: BaseException) -> BaseException:
         inner = [x for x in e.exceptions if not isinstance(x, trio.Cancelled)]
         e = (inner or list(e.exceptions))[0]
     return e
-
-
-def b58(raw: bytes) -> str:
-    return base58.b58encode(raw).decode()
 
 
 class NetworkActor:
@@ -112,25 +95,23 @@ class NetworkActor:
         self.sink = sink
         self.libp2p_log_level = libp2p_log_level
         self.presence = presence  # replaced whole by set_presence (read here without a lock)
-        # hardening.Guard interface
-        self.allowed_topics = frozenset(self.channel_of)
-        self.max_data_bytes = config.max_message_bytes
-        self.forwarder_limit = RateLimiter(
-            config.rate_limit_per_s * FORWARDER_FACTOR, config.rate_limit_burst * FORWARDER_FACTOR
-        )
-        self.origin_limit = RateLimiter(config.rate_limit_per_s, config.rate_limit_burst)
         self.store: RoundStore[bytes] = RoundStore(config.pull_window_rounds, config.store_max_bytes, len)
         self.table = PeerTable(peer_id, config.stale_after_s, config.remove_after_s, max(64, 4 * config.max_peers))
-        self.bootnodes: OrderedDict[str, None] = OrderedDict((a, None) for a in config.bootnodes)
+        self.dialer = Dialer(config, peer_id)
+        self.boundary = Boundary(
+            config=config,
+            self_id=peer_id,
+            swarm_id=swarm_id,
+            topics=self.channel_of,
+            registry=registry,
+            store=self.store,
+            table=self.table,
+            deliver=lambda item: bridge.post(sink.on_received, item),
+            on_presence=self._on_presence,
+            on_rejection=lambda peer, reason, detail: bridge.post(sink.on_rejection, peer, reason, detail),
+        )
         self.state = "starting"
-        self.rejected: Counter[str] = Counter()
-        self.messages_in = 0
         self.messages_out = 0
-        self.pull_fetches = 0
-        self._checked: OrderedDict[bytes, Checked] = OrderedDict()  # validator results awaiting accept()
-        self._backoff: dict[str, Backoff] = {}
-        self._dialing: set[str] = set()
-        self._rejection_events = RateLimiter(5.0, 20)  # event-bus budget for rejection events
         self._stop: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self.thread: threading.Thread | None = None
@@ -172,7 +153,8 @@ class NetworkActor:
         hostmod.attach_logging(self.libp2p_log_level)
         self._stop = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
-        built = self.built = hostmod.build(self.cfg, self._key, self.protocols, self)
+        built = self.built = hostmod.build(self.cfg, self._key, self.protocols, self.boundary)
+        self.dialer.host = built.host
         host = built.host
         cfg = self.cfg
         host.set_stream_handler(
@@ -183,7 +165,7 @@ class NetworkActor:
         host.set_stream_handler(
             self.protocols.ping, lambda s: streams.serve_ping(s, 4 * cfg.ping_interval_s + cfg.ping_timeout_s)
         )
-        hostmod.harden(built, self._count_handler_error, lambda: self.state not in ("left", "stopping"))
+        hostmod.harden(built, self.boundary.reject, lambda: self.state not in ("left", "stopping"))
         self.pinger = streams.Pinger(host, self.protocols.ping)
         async with (
             host.run(listen_addrs=built.listen),
@@ -195,7 +177,7 @@ class NetworkActor:
                 raise OSError(f"could not listen on any of p2p.listen = {cfg.listen} (address in use?)")
             await built.pubsub.wait_until_ready()
             for topic, channel in self.channel_of.items():
-                built.pubsub.set_topic_validator(topic, self._validator(channel), False)
+                built.pubsub.set_topic_validator(topic, self.boundary.validator(channel), False)
                 await built.pubsub.subscribe(topic)
             self.bridge.attach(nursery)
             self.state = "alone"
@@ -219,94 +201,6 @@ class NetworkActor:
             return [a if "/p2p/" in a else f"{a}/p2p/{self.peer_id}" for a in self.cfg.announce]
         return self.listen_addrs()
 
-    # -- the boundary ------------------------------------------------------------------
-
-    def reject(self, peer: str, reason: str, detail: str = "") -> None:
-        """Count a rejection (hardening.Guard); ``peer`` is whoever is to blame."""
-        self.rejected[reason] += 1
-        m.REJECTED.labels(reason).inc()
-        self.table.on_rejected(peer, reason, trio.current_time())
-        if self._rejection_events.allow("events", trio.current_time()):
-            self.bridge.post(self.sink.on_rejection, peer, reason, detail)
-
-    def _count_handler_error(self, peer: str, reason: str) -> None:
-        self.reject(peer, reason)
-
-    def _validator(self, channel: str) -> Callable[[Any, Any], bool]:
-        def validate(forwarder: Any, msg: Any) -> bool:
-            origin = bytes(msg.from_id)
-            origin_b58 = b58(origin)
-            own = origin == self.self_bytes
-            checked = self._check(msg.data, channel, origin, origin_b58)
-            if not checked.ok:
-                self.reject(origin_b58, checked.reason or "invalid", checked.detail)
-                return False
-            env = checked.envelope
-            assert env is not None
-            if not own:
-                if abs(time.time() - env.sent_at) > self.cfg.max_clock_skew_s:
-                    self.reject(origin_b58, "clock_skew", f"sent_at {env.sent_at:.0f}")
-                    return False
-                if channel == "rollouts" and self.store.has(env.kind, env.round, env.stage, origin_b58):
-                    m.DUPLICATES.inc()  # data already held: harmless, not forwarded again
-                    return False
-                if not self.origin_limit.allow(origin_b58, trio.current_time()):
-                    self.reject(origin_b58, "rate_limited")
-                    return False
-            self._checked[origin + bytes(msg.seqno)] = checked
-            while len(self._checked) > 1024:
-                self._checked.popitem(last=False)
-            return True
-
-        return validate
-
-    def _check(self, data: bytes, channel: str, origin: bytes, origin_b58: str) -> Checked:
-        return check_envelope(
-            data,
-            channel=channel,
-            origin=origin,
-            origin_b58=origin_b58,
-            swarm_id=self.swarm_id,
-            registry=self.registry,
-            max_message_bytes=self.cfg.max_message_bytes,
-        )
-
-    def accept(self, msg: Any) -> None:
-        """A message passed every check (hardening.Guard; called by the guarded pubsub)."""
-        origin = bytes(msg.from_id)
-        if origin == self.self_bytes:
-            return  # our own: stored when published
-        origin_b58 = b58(origin)
-        channel = self.channel_of.get(msg.topicIDs[0]) if msg.topicIDs else None
-        if channel is None:
-            return
-        checked = self._checked.pop(origin + bytes(msg.seqno), None) or self._check(
-            msg.data, channel, origin, origin_b58
-        )
-        if not checked.ok:
-            return
-        if channel == "presence":
-            self.messages_in += 1
-            m.MESSAGES_IN.labels(PRESENCE_KIND, "gossip").inc()
-            self._on_presence(origin_b58, checked.payload)
-        else:
-            self._keep(msg.SerializeToString(), origin_b58, checked, channel, "gossip")
-
-    def _keep(self, raw: bytes, origin: str, checked: Checked, channel: str, via: str) -> bool:
-        env = checked.envelope
-        assert env is not None
-        if not self.store.add(env.kind, env.round, env.stage, origin, raw, replace=channel == "rounds"):
-            m.DUPLICATES.inc()
-            return False
-        now = time.time()
-        self.messages_in += 1
-        m.MESSAGES_IN.labels(env.kind, via).inc()
-        m.LATENCY.labels(via).observe(max(0.0, now - env.sent_at))
-        self.table.on_message(origin, trio.current_time())
-        item = Received(origin, env.kind, env.round, env.stage, checked.payload, env.sent_at, via, now)
-        self.bridge.post(self.sink.on_received, item)
-        return True
-
     def _lookup(self, kind: str, round: int, stage: int) -> dict[str, bytes]:
         m.PULL_SERVED.inc()
         return self.store.get(kind, round, stage)
@@ -316,7 +210,7 @@ class NetworkActor:
     def _on_presence(self, peer_id: str, presence: p2p_pb2.Presence) -> None:
         self._emit(self.table.on_presence(peer_id, presence, trio.current_time()))
         if presence.leaving:
-            self._backoff.pop(peer_id, None)
+            self.dialer.forget(peer_id)
 
     def _emit(self, changes: list[tuple[str, Any]]) -> None:
         for change, rec in changes:
@@ -392,13 +286,19 @@ class NetworkActor:
             live=live,
             stale=stale,
             mesh_peers=mesh_sizes,
-            messages_in=self.messages_in,
+            messages_in=self.boundary.messages_in,
             messages_out=self.messages_out,
-            rejected=dict(self.rejected),
-            pull_fetches=self.pull_fetches,
-            bootnodes=tuple(self.bootnodes),
+            rejected=dict(self.boundary.rejected),
+            pull_fetches=self.boundary.pull_fetches,
+            bootnodes=tuple(self.dialer.bootnodes),
         )
         self.bridge.post(self.sink.on_snapshot, stats, peers, self.table.not_live())
+
+    async def _dial_step(self, nursery: trio.Nursery) -> None:
+        if self.state not in ("left", "stopping"):
+            known = [(r.peer_id, list(r.addrs)) for r in self.table.records.values()
+                     if r.announced and r.addrs and r.liveness == "live"]
+            self.dialer.step(nursery, known)
 
     async def _disconnect_all(self, peers: list[Any]) -> None:
         async with trio.open_nursery() as nursery:
@@ -414,72 +314,6 @@ class NetworkActor:
         await self.pinger.forget(peer.to_base58())
 
     # -- dialing --------------------------------------------------------------------------
-
-    async def _dial_step(self, nursery: trio.Nursery) -> None:
-        if self.state in ("left", "stopping"):
-            return
-        host = self.built.host
-        now = trio.current_time()
-        connected = {p.to_base58() for p in host.get_connected_peers()}
-        room = self.cfg.max_peers - len(connected)
-        targets: list[tuple[str, list[str]]] = []
-        for addr in self.bootnodes:
-            peer_id = addr.rsplit("/p2p/", 1)[-1]
-            if peer_id != self.peer_id:
-                targets.append((peer_id, [addr]))
-        for rec in self.table.records.values():
-            if rec.announced and rec.addrs and rec.liveness == "live":
-                targets.append((rec.peer_id, list(rec.addrs)))
-        for peer_id, addrs in targets:
-            if room <= 0:
-                break
-            if peer_id in connected or peer_id in self._dialing:
-                continue
-            backoff = self._backoff.setdefault(peer_id, Backoff(self.cfg.redial_min_s, self.cfg.redial_max_s))
-            if not backoff.due(now):
-                continue
-            room -= 1
-            self._dialing.add(peer_id)
-            nursery.start_soon(self._dial, peer_id, addrs)
-
-    async def _dial(self, peer_id: str, addrs: list[str]) -> str | None:
-        """Dial one peer; returns None on success, else the error."""
-        from libp2p.peer.id import ID
-        from libp2p.peer.peerinfo import PeerInfo as Libp2pPeerInfo
-
-        from swarmd.p2p.hardening import EXPLICIT_DIAL
-
-        backoff = self._backoff.setdefault(peer_id, Backoff(self.cfg.redial_min_s, self.cfg.redial_max_s))
-        error: str | None = "timed out"
-        try:
-            import multiaddr
-
-            pid = ID.from_base58(peer_id)
-            maddrs = [multiaddr.Multiaddr(a.rsplit("/p2p/", 1)[0]) for a in addrs]
-            network = self.built.host.get_network()
-            network.unblock_peer(pid)  # our backoff decides, not libp2p's 60 s negative cache
-            with trio.move_on_after(self.cfg.dial_timeout_s):
-                EXPLICIT_DIAL.set(True)  # this task's dials are the mesh's own
-                await self.built.host.connect(Libp2pPeerInfo(pid, maddrs))
-                error = None
-        except Exception as e:  # noqa: BLE001 - every dial failure is retried with backoff
-            error = f"{type(e).__name__}: {e}"[:300]
-        finally:
-            self._dialing.discard(peer_id)
-        now = trio.current_time()
-        bootnode = any(a.endswith(f"/p2p/{peer_id}") for a in self.bootnodes)
-        if error is None:
-            if bootnode and backoff.failures:
-                log.info("bootnode %s reachable again after %d failed dials", peer_id, backoff.failures)
-            backoff.succeeded()
-            m.DIALS.labels("ok").inc()
-        else:
-            backoff.failed(now)
-            m.DIALS.labels("failed").inc()
-            if bootnode and backoff.failures == 1:
-                log.warning("bootnode %s unreachable (%s); redialing with backoff", peer_id, error)
-            log.debug("dial %s failed: %s (next in %.1fs)", peer_id, error, backoff.delay)
-        return error
 
     # -- commands from the asyncio side (run via Bridge.call) -------------------------------
 
@@ -548,65 +382,31 @@ class NetworkActor:
                 m.PULL_REQUESTS.labels("timeout").inc()
                 return
             m.PULL_REQUESTS.labels("ok").inc()
-            gained += self._take_pulled(peer, resp, kind, round, stage)
+            gained += self.boundary.take_pulled(peer, resp, kind, round, stage)
 
         async with trio.open_nursery() as nursery:
             for peer in targets:
                 nursery.start_soon(one, peer)
         return gained
 
-    def _take_pulled(self, responder: str, resp: p2p_pb2.PullResponse, kind: str, round: int, stage: int) -> int:
-        from swarmd.p2p.hardening import parse_signed
-
-        gained = 0
-        for raw in resp.messages[:1024]:
-            reason, msg = parse_signed(raw, self.allowed_topics, self.cfg.max_message_bytes)
-            if reason is not None:
-                self.reject(responder, reason, "in a pull response")
-                continue
-            origin = bytes(msg.from_id)
-            if origin == self.self_bytes:
-                continue
-            channel = self.channel_of[msg.topicIDs[0]]
-            checked = self._check(msg.data, channel, origin, b58(origin))
-            if not checked.ok:
-                self.reject(responder, checked.reason or "invalid", "in a pull response")
-                continue
-            env = checked.envelope
-            assert env is not None
-            if (env.kind, env.round, env.stage) != (kind, round, stage) or channel == "presence":
-                self.reject(responder, "pull_mismatch", "answered with other data than asked")
-                continue
-            if self._keep(raw, b58(origin), checked, channel, "pull"):
-                gained += 1
-                self.pull_fetches += 1
-                m.PULL_FETCHED.inc()
-        return gained
-
     async def join(self, addrs: list[str]) -> list[pb.JoinResult]:
-        results = []
         if self.state == "left":
             self.state = "alone"
+        results = []
         for addr in addrs:
             peer_id = addr.rsplit("/p2p/", 1)[-1] if "/p2p/" in addr else ""
             if not peer_id:
                 results.append(pb.JoinResult(multiaddr=addr, ok=False, error="multiaddr has no /p2p/<peer id>"))
-                continue
-            if peer_id == self.peer_id:
+            elif peer_id == self.peer_id:
                 results.append(pb.JoinResult(multiaddr=addr, ok=False, peer_id=peer_id, error="that is this node"))
-                continue
-            self.bootnodes[addr] = None
-            self._backoff.pop(peer_id, None)
-            self._dialing.add(peer_id)
-            error = await self._dial(peer_id, [addr])
-            results.append(pb.JoinResult(multiaddr=addr, ok=error is None, peer_id=peer_id, error=error or ""))
+            else:
+                error = await self.dialer.join(addr, peer_id)
+                results.append(pb.JoinResult(multiaddr=addr, ok=error is None, peer_id=peer_id, error=error or ""))
         self._refresh()
         return results
 
     def add_bootnodes(self, addrs: list[str]) -> None:
-        for addr in addrs:
-            if "/p2p/" in addr:
-                self.bootnodes[addr] = None
+        self.dialer.add_bootnodes(addrs)
 
     async def leave(self, stopping: bool = False) -> int:
         """Announce leaving, let it go out, then close every connection."""
