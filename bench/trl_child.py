@@ -23,6 +23,9 @@ import time
 
 
 def main() -> int:
+    from swarmd.trainer.worker import _die_with_parent
+
+    _die_with_parent()  # an interrupted benchmark leaves nothing running
     out = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
