@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from google.protobuf import json_format
@@ -197,7 +198,8 @@ def leaderboard(stub, args) -> int:
 def export(stub, args) -> int:
     _print(
         args,
-        stub.call("ExportAdapter", pb.ExportAdapterRequest(directory=args.directory)),
+        # the daemon resolves nothing relative to its own working directory
+        stub.call("ExportAdapter", pb.ExportAdapterRequest(directory=os.path.abspath(args.directory))),
         lambda r: f"adapter (policy version {r.policy_version}) written to {r.directory}",
     )
     return EXIT_OK

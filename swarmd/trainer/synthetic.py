@@ -3,9 +3,9 @@
 A tiny random model cannot solve reasoning-gym's tasks: every completion scores
 0, every group has zero advantage and nothing is learned or shared. The
 ``swarmd_letters`` task asks to repeat a few letters; its verifier gives
-partial credit for each asked letter that appears (in order of first
-appearance) in the answer — or in the whole completion when there are no
-answer tags — so random text already scores a little and the reward can rise.
+partial credit for each asked letter that appears (in order) in the answer —
+the whole completion when there are no answer tags — so random text already
+scores a little and the reward can rise.
 It is registered with reasoning-gym like any dataset, so task references,
 re-scoring by peers and the worker's code path are the same as for real tasks.
 
@@ -19,8 +19,6 @@ from random import Random
 from typing import Any
 
 NAME = "swarmd_letters"
-# Datasets whose verifier reads the whole completion when there are no answer tags.
-RAW_TEXT_DATASETS = frozenset({NAME})
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

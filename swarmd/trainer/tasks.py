@@ -280,14 +280,19 @@ def build_prompt(question: str) -> list[dict[str, str]]:
 
 
 def score(ref: TaskRef, entry: dict[str, Any], completion: str) -> float:
-    """The dataset's verifier on the extracted answer, in [0, 1]; any failure scores 0."""
+    """The dataset's verifier on the extracted answer, in [0, 1]; any failure scores 0.
+
+    Without answer tags the verifier judges the whole completion: small models
+    rarely use the tags, and reasoning-gym's default partial credit (the oracle
+    answer inside a longer text scores len(answer) / len(text)) then still
+    separates a completion that contains the answer from one that does not,
+    while an exact answer scores 1.
+    """
     answer = extract_answer(completion)
     if answer is None:
-        from swarmd.trainer.synthetic import RAW_TEXT_DATASETS
-
-        if ref.dataset not in RAW_TEXT_DATASETS:
-            return 0.0
-        answer = completion
+        answer = completion.strip()
+    if not answer:
+        return 0.0
     try:
         ds = _dataset(ref.dataset, canonical_json(ref.config), ref.seed)
         value = float(ds.score_answer(answer, entry))
