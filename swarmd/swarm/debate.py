@@ -208,23 +208,26 @@ class Debate:
         report.external_peers = sorted(s for s in held if s != game.peer_id)
         await self._train(ctx, [(g.prompt, list(g.completions), list(g.rewards)) for g in groups], report)
 
-    def _candidates(self, answers: dict[str, dict], key) -> tuple[list[str], list[str]]:
-        """Peers with a stage-0 answer to ``key``, in peer-ID order, and their answers."""
-        senders = sorted(s for s, items in answers.items() if key in items)
-        return senders, [answers[s][key].completions[0] for s in senders]
+    async def _answered(self, ctx: StageContext, answers: dict[str, dict]) -> list[tuple]:
+        """For each of the round's questions that has stage-0 answers: (ref, key, question,
+        senders in peer-ID order, their answers, the verified score of each answer)."""
+        out = []
+        for ref in self.refs(ctx.state.round):
+            key = obj_key(ref)
+            senders = sorted(s for s, items in answers.items() if key in items)
+            if not senders:
+                continue
+            texts = [answers[s][key].completions[0] for s in senders]
+            question = answers[senders[0]][key].question
+            out.append((ref, key, question, senders, texts, await self._verified(ctx, ref, question, texts)))
+        return out
 
     async def _critique(self, ctx: StageContext, report: StageReport) -> None:
         game, trainer = ctx.game, ctx.game.daemon.trainer
         answers = self._valid(ctx.state.round, 0, await self._collect(ctx, 0), report)
         ctx.phase("generating")
         prompts, plan = [], []
-        for ref in self.refs(ctx.state.round):
-            key = obj_key(ref)
-            senders, texts = self._candidates(answers, key)
-            if not senders:
-                continue
-            question = answers[senders[0]][key].question
-            verified = await self._verified(ctx, ref, question, texts)
+        for ref, _, question, senders, texts, verified in await self._answered(ctx, answers):
             prompts.append(critique_prompt(question, [extract(t) or t[:200] for t in texts]))
             plan.append((ref, question, senders, verified))
         if not prompts:
@@ -257,13 +260,7 @@ class Debate:
         prompts, plan = [], []
         peer_correct: dict[str, list[float]] = {}
         majorities: dict[str, str | None] = {}
-        for ref in self.refs(ctx.state.round):
-            key = obj_key(ref)
-            senders, texts = self._candidates(answers, key)
-            if not senders:
-                continue
-            question = answers[senders[0]][key].question
-            verified = await self._verified(ctx, ref, question, texts)
+        for ref, key, question, senders, texts, verified in await self._answered(ctx, answers):
             for s, v in zip(senders, verified, strict=True):
                 peer_correct.setdefault(s, []).append(v)
             picked, said = [], []

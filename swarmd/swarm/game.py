@@ -12,7 +12,6 @@ coordinate rounds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
+from swarmd.aio import cancel_all
 from swarmd.errors import BadRequest, NotAvailable
 from swarmd.metrics import REGISTRY
 from swarmd.swarm import leaderboard as lb
@@ -183,12 +183,7 @@ class SwarmGame:
         )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.source.stop()
         self._save()
 

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
+from swarmd.aio import cancel_all
 from swarmd.errors import Busy, NotAvailable, Refused
 from swarmd.swarm.rounds import RoundState, clock_state, next_key, should_advance, should_announce
 
@@ -76,12 +77,7 @@ class Source:
         pass
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
 
     def _refuse(self) -> Refused:
         return Refused(f"rounds here come from the {self.name} source; this node cannot change them")
