@@ -54,7 +54,7 @@ class Daemon:
 
     def __init__(self, data_dir: Path, config: dict[str, dict[str, Any]] | None = None,
                  env: dict[str, str] | None = None, name: str = "node", command: list[str] | None = None) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).absolute()  # the daemon runs with its data dir as cwd
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.config_tree = config or {}
