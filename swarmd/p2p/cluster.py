@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from swarmd import identity
-from swarmd.tools.procs import Daemon, wait_until, write_config
+from swarmd.tools.procs import Daemon, wait_until
 
 OTHERS_OFF: dict[str, dict[str, Any]] = {
     "trainer": {"enabled": False},
@@ -51,28 +50,11 @@ class LoadgenDaemon(Daemon):
 
     def __init__(self, data_dir: Path, config: dict[str, dict[str, Any]], loadgen_args: list[str],
                  name: str = "node") -> None:
-        super().__init__(data_dir, config=config, name=name)
+        super().__init__(data_dir, config=config, name=name, command=[sys.executable, "-m", "swarmd.p2p.loadgen"])
         self.loadgen_args = loadgen_args
 
     def start(self, wait: bool = True, timeout: float = 60.0, extra_args: list[str] | None = None) -> LoadgenDaemon:
-        tree: dict[str, dict[str, Any]] = {"node": {"data_dir": str(self.data_dir)}}
-        for section, values in self.config_tree.items():
-            tree.setdefault(section, {}).update(values)
-        write_config(self.config_path, tree)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMD_") and k != "NOTIFY_SOCKET"}
-        env.update(self.env)
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed by wait_exit/kill
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "swarmd.p2p.loadgen", "--config", str(self.config_path),
-             *self.loadgen_args, *(extra_args or [])],
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.data_dir,
-            start_new_session=True,
-        )
-        if wait:
-            self.wait_ready(timeout)
+        super().start(wait=wait, timeout=timeout, extra_args=[*self.loadgen_args, *(extra_args or [])])
         return self
 
     def results(self) -> dict[str, Any]:
