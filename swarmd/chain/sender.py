@@ -31,7 +31,6 @@ from swarmd.chain.queue import Submission, batch_due
 from swarmd.errors import NotAvailable
 
 
-
 class NotReachedYet(TransientChainError):
     """A submission for a round or stage the contract has not reached yet: retried later."""
 

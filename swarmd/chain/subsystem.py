@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,8 @@ class ChainSubsystem:
         self._fatal = ""  # wrong chain, no contract, bad keystore: nothing more is tried
         self._owner_conflict = ""
         self._winner_rounds: set[int] = set()
+        self._bootnodes_fed: set[str] = set()
+        self._bootnodes_due = 0.0
         self._wake = asyncio.Event()
         self.sender = Sender(self)
         self._main: asyncio.Task[None] | None = None
@@ -299,6 +302,18 @@ class ChainSubsystem:
         self._emit("round", f"chain round {r} stage {s}" + (" (first read)" if first else ""), round=r, stage=s)
         self._wake.set()  # batching may be due now
 
+    async def _feed_bootnodes(self) -> None:
+        """Hand the contract's bootnode list to the mesh (it dials new ones with backoff)."""
+        mesh = self.daemon.mesh
+        if mesh is None or time.monotonic() < self._bootnodes_due:
+            return
+        self._bootnodes_due = time.monotonic() + 60.0
+        fresh = [a for a in await self.bootnodes() if a not in self._bootnodes_fed]
+        if fresh:
+            self._bootnodes_fed.update(fresh)
+            mesh.add_bootnodes(fresh)
+            log.info("bootnodes from the contract: %s", ", ".join(fresh))
+
     async def _poller(self) -> None:
         while True:
             await asyncio.sleep(self.config.poll_interval_s)
@@ -306,6 +321,7 @@ class ChainSubsystem:
                 if self._unreachable:
                     await self._verify()  # the chain came back: is it still the same chain?
                 await self._poll_once()
+                await self._feed_bootnodes()
                 self._set_reachable()
             except ChainMisconfigured as e:
                 self._set_fatal(str(e))

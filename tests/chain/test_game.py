@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
+from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.chain import artifact, localnet
 from swarmd.swarm.selection import scaled_reward
 from tests.support.daemons import Daemon, wait_until
@@ -104,6 +105,30 @@ def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Pa
             assert contract.functions.getTotalWins(peer).call() == votes_expected[peer]
         for d in nodes:
             assert "Traceback" not in d.log()
+    finally:
+        swarm.stop_all()
+        anvil.stop()
+
+
+def test_nodes_find_each_other_through_the_contracts_bootnode_list(short_tmp: Path) -> None:
+    anvil = localnet.Anvil(log_file=short_tmp / "anvil.log").start()
+    swarm = Swarm(short_tmp)
+    try:
+        boot = swarm.add("n0", 0, [swarm.identity("n0")], sections={"trainer": {"enabled": False}})
+        addr = swarm.addrs_of("n0")
+        dep = localnet.deploy(anvil.url, stage_count=1, bootnodes=addr)
+        dep_file = short_tmp / "deployment.json"
+        dep.write(dep_file)
+        key = short_tmp / "key1.hex"
+        localnet.write_test_key(key, 1)
+        # no bootnodes configured: only the contract knows where the swarm is
+        n1 = swarm.add("n1", 1, [swarm.identity("n0")], bootnodes=[], sections={
+            "trainer": {"enabled": False},
+            "chain": {"enabled": True, "deployments_file": str(dep_file), "key_file": str(key), "poll_interval_s": 0.5},
+        })
+        boot_id = boot.status().peer_id
+        wait_until(lambda: boot_id in {p.peer_id for p in n1.call("ListPeers", pb.ListPeersRequest()).peers}, 60,
+                   what="n1 connected to the contract's bootnode")
     finally:
         swarm.stop_all()
         anvil.stop()
