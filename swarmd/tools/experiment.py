@@ -11,7 +11,9 @@ fixed. After R rounds the per-node rewards of each round (the mean verified
 reward of the node's own completions) are written to a CSV, and the mean
 cumulative reward per configuration to a PNG plot.
 
-    python -m swarmd.tools.experiment --nodes 2 --rounds 10 --model tiny
+    python -m swarmd.tools.experiment --nodes 2 --rounds 40 --model tiny --tasks dense
+    python -m swarmd.tools.experiment --model smollm2-135m --tasks easy --learning-rate 1e-5 \
+        --lora-targets q_proj,k_proj,v_proj,o_proj --max-new-tokens 48 --rounds 10
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m swarmd.tools.experiment", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nodes", type=int, default=2, help="training daemons per configuration (default 2)")
-    p.add_argument("--rounds", type=int, default=8, help="rounds to run (default 8)")
+    p.add_argument("--rounds", type=int, default=40, help="rounds to run (default 40)")
     p.add_argument("--groups", type=int, default=4, help="T: groups per training step (default 4)")
     p.add_argument("--group-size", type=int, default=4, help="G: completions per question (default 4)")
     p.add_argument("--model", default="tiny", help="trainer.model for every node (default tiny)")
-    p.add_argument("--tasks", default="easy", help="task preset (default easy)")
+    p.add_argument("--tasks", default="dense", help="task preset (default dense: a tiny model scores on it)")
     p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--learning-rate", type=float, default=2e-2,
+                   help="default suits the tiny model; use about 1e-5 for real models")
+    p.add_argument("--lora-targets", default="all-linear",
+                   help="comma-separated module names, or all-linear (default: a tiny model moves slowly otherwise)")
     p.add_argument("--stage-timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=REPO / "out" / "experiment")
     p.add_argument("--cache", type=Path, default=REPO / ".cache" / "models")
@@ -73,6 +78,7 @@ def _node_config(args, config: str, i: int, boot_addr: str, coordinator: str) ->
             "threads": 1,
             "sampling": {"max_new_tokens": args.max_new_tokens},
             "grpo": {"learning_rate": args.learning_rate},
+            "lora": {"target_modules": args.lora_targets.split(",")},
         },
     }
 
