@@ -180,30 +180,42 @@ async def test_two_nodes_register_submit_and_advance_over_several_rounds(chain_n
 
 
 @run
-async def test_a_contract_refusal_is_recorded_with_its_decoded_reason(chain_node: localnet.Anvil, tmp_path: Path) -> None:
-    dep, dep_file = _deploy(chain_node, tmp_path, stage_count=2)
+async def test_future_rounds_wait_and_a_refusal_is_recorded_with_its_decoded_reason(
+    chain_node: localnet.Anvil, tmp_path: Path
+) -> None:
+    dep, dep_file = _deploy(chain_node, tmp_path, stage_count=2, submission_window=1)
     n = Node(tmp_path / "n", {"deployments_file": str(dep_file)}, key_index=3)
+    manager = Node(tmp_path / "m", {"deployments_file": str(dep_file)}, key_index=0)  # the stage manager
     failed_before = m.SUBMISSIONS_FAILED.labels("reward")._value.get()
-    async with n as c:
+    async with n as c, manager as mc:
         await until(lambda: c.registered, what="registered")
-        c.queue_results(4, 0, 5, [])  # round 4 has not begun: InvalidRoundNumber
-        c.queue_results(0, 1, 5, [])  # stage 1 of the current round has not begun
+        c.queue_results(1, 0, 5, [])  # round 1 has not begun: it waits, it is not dropped
+        c.queue_results(0, 1, 5, [])  # neither has stage 1 of the current round
         c.queue_results(0, 0, 5, [])  # fine
+        await until(lambda: n.status().submitted == 1, what="the current stage landed")
+        events = await until(lambda: [e for e in n.events("retrying") if "has not reached it yet" in e.error],
+                             what="the wait is said")
+        assert events and n.status().pending_submissions == 2 and n.status().failed_submissions == 0
+        await mc.advance()  # round 0 stage 1
+        await until(lambda: n.status().submitted == 2, what="stage 1 landed once the chain reached it")
+        await mc.advance()  # round 1 stage 0
         await until(lambda: c.pending_count() == 0, what="queue drained")
+        for _ in range(4):  # round 3: round 1 is now outside the submission window of 1
+            await mc.advance()
+        c.queue_results(1, 1, 7, [])  # too late: refused for good, with the contract's reason
+        await until(lambda: n.status().failed_submissions == 1, what="the late reward failed")
         status = n.status()
-        assert status.failed_submissions == 2 and status.submitted == 1
+        assert status.submitted == 3 and status.pending_submissions == 0
         assert list(status.recent_failures) == [
-            "reward 5 for round 0 stage 1 failed: InvalidStageNumber(roundNumber=0, stageNumber=1, currentRound=0, currentStage=0)",
-            "reward 5 for round 4 stage 0 failed: InvalidRoundNumber(roundNumber=4, currentRound=0)",
+            "reward 7 for round 1 stage 1 failed: RoundTooOld(roundNumber=1, currentRound=3, window=1)"
         ]
         assert status.last_error == status.recent_failures[-1]
         failed = n.events("failed")
         assert [(e.round, e.stage, e.error) for e in failed] == [
-            (0, 1, "InvalidStageNumber(roundNumber=0, stageNumber=1, currentRound=0, currentStage=0)"),
-            (4, 0, "InvalidRoundNumber(roundNumber=4, currentRound=0)"),
+            (1, 1, "RoundTooOld(roundNumber=1, currentRound=3, window=1)")
         ]
-        assert m.SUBMISSIONS_FAILED.labels("reward")._value.get() - failed_before == 2
-        assert sorted(p.name.split("-")[1] for p in (tmp_path / "n" / "queue" / "failed").iterdir()) == ["0", "4"]
+        assert m.SUBMISSIONS_FAILED.labels("reward")._value.get() - failed_before == 1
+        assert [p.name.split("-")[1] for p in (tmp_path / "n" / "queue" / "failed").iterdir()] == ["1"]
         with pytest.raises(ValueError, match="duplicate peer IDs"):
             c.queue_results(0, 0, 1, [n.peer_id, n.peer_id])
         with pytest.raises(ValueError, match="not below the contract's stage count 2"):

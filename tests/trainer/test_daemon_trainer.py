@@ -11,8 +11,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
+import grpc
+import pytest
+
+from swarmd._pb.swarm.v1 import control_pb2 as pb
 from tests.support.daemons import wait_until
 from tests.trainer.conftest import tiny_config
 
@@ -50,8 +56,15 @@ def test_daemon_keeps_answering_while_the_worker_is_killed_and_restarted(daemons
     out = d.ctl_json("export", str(short_tmp / "adapter-1"))
     assert out["policy_version"] == "0" or out["policy_version"] == 0
     assert (short_tmp / "adapter-1" / "adapter_config.json").is_file()
-    refused = d.ctl("export", "relative/dir")
-    assert refused.returncode == 2 and "absolute" in refused.stderr
+    # swarmctl resolves a relative directory against its own working directory
+    rel = subprocess.run([sys.executable, "-m", "swarmctl", "--socket", str(d.socket), "export", "adapter-rel"],
+                         capture_output=True, text=True, cwd=short_tmp, timeout=60)
+    assert rel.returncode == 0, rel.stderr
+    assert (short_tmp / "adapter-rel" / "adapter_config.json").is_file()
+    # the daemon itself refuses a relative path (from any gRPC client)
+    with pytest.raises(grpc.RpcError) as refused:
+        d.call("ExportAdapter", pb.ExportAdapterRequest(directory="relative/dir"))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "absolute" in refused.value.details()
 
     os.kill(worker, signal.SIGKILL)
     seen: list[str] = []
