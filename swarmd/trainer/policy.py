@@ -17,6 +17,7 @@ Simplifications, stated once:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -53,6 +54,10 @@ class OutOfMemory(Exception):
 
 class BadInput(ValueError):
     """The request's arguments are unusable (a bad task reference, an empty prompt list)."""
+
+
+# How many recent completions keep their sampled token ids (two rounds of a big swarm).
+SAMPLED_CACHE = 4096
 
 
 def is_oom(e: BaseException) -> bool:
@@ -115,6 +120,8 @@ class Policy:
         )
         self.step = 0
         self.eos_ids = self._eos_ids()
+        # completion text → the token ids it was sampled as (this worker's recent samples)
+        self._sampled: collections.OrderedDict[str, list[int]] = collections.OrderedDict()
         self.threads = threads
 
     # -- identity ----------------------------------------------------------------
@@ -152,8 +159,25 @@ class Policy:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return self.tokenizer.encode(text, add_special_tokens=False)
 
+    def _remember(self, texts: list[str], tokens: list[list[int]]) -> None:
+        for text, ids in zip(texts, tokens, strict=True):
+            self._sampled[text] = list(ids)
+            self._sampled.move_to_end(text)
+        while len(self._sampled) > SAMPLED_CACHE:
+            self._sampled.popitem(last=False)
+
     def completion_ids(self, text: str) -> list[int]:
+        """Token ids to train on for a completion.
+
+        This worker's own samples train on the exact ids it sampled: decoding and
+        encoding again does not always give them back (a small BPE splits text
+        differently), and the policy gradient belongs to the sampled sequence.
+        Peers' completions (text only, maybe another tokenizer) are encoded.
+        """
         g = self.cfg.grpo
+        sampled = self._sampled.get(text)
+        if sampled is not None:
+            return sampled[: g.max_completion_tokens]
         ids = self.tokenizer.encode(text, add_special_tokens=False)[: g.max_completion_tokens]
         if len(ids) < min(self.cfg.sampling.max_new_tokens, g.max_completion_tokens):
             ids.append(self.eos_ids[0] if self.tokenizer.eos_token_id is None else self.tokenizer.eos_token_id)
@@ -228,6 +252,7 @@ class Policy:
         for i, (ref, question, entry, prompt) in enumerate(entries):
             toks = samples.tokens[i * group_size : (i + 1) * group_size]
             texts = [self.decode(t) for t in toks]
+            self._remember(texts, toks)
             groups.append(Group(ref, prompt, question, texts, [tasks.score(ref, entry, c) for c in texts],
                                 [len(t) for t in toks]))
         n_tokens = sum(len(t) for t in samples.tokens)
@@ -240,6 +265,7 @@ class Policy:
             raise BadInput("n must be >= 1")
         samples = self.sample([self.prompt_ids(p) for p in prompts], n, gen_batch)
         texts = [self.decode(t) for t in samples.tokens]
+        self._remember(texts, samples.tokens)
         return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     @staticmethod

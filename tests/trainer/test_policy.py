@@ -283,3 +283,21 @@ def test_reward_rises_with_grpo_on_a_dense_reward(model_cache) -> None:
     start, end = sum(curve[:4]) / 4, sum(curve[-4:]) / 4
     print("reward curve:", [round(c, 3) for c in curve])
     assert end > 0.1 and end > 10 * start, [round(c, 3) for c in curve]
+
+
+def test_own_samples_train_on_the_sampled_token_ids(model_cache) -> None:
+    policy = make_policy(model_cache, sampling={"max_new_tokens": 24})
+    torch.manual_seed(5)
+    groups, _ = policy.rollouts(tasks.draw_refs(tasks.EASY_TASKS, 4, 3), 4, 0)
+    differs = 0
+    for g in groups:
+        for text, n_tokens in zip(g.completions, g.completion_tokens, strict=True):
+            ids = policy.completion_ids(text)
+            assert len(ids) == n_tokens  # the sampled sequence, end token included
+            assert policy.tokenizer.decode(ids, skip_special_tokens=True) == text
+            differs += ids[: len(ids)] != policy.tokenizer.encode(text, add_special_tokens=False)[: len(ids)]
+    # the tiny BPE does not give random samples back when re-encoding them: that is the point
+    assert differs > 0
+    # a peer's text (never sampled here) is encoded
+    peer = "a completion from another node"
+    assert policy.tokenizer.decode(policy.completion_ids(peer), skip_special_tokens=True) == peer
