@@ -11,7 +11,7 @@ fixed. After R rounds the per-node rewards of each round (the mean verified
 reward of the node's own completions) are written to a CSV, and the mean
 cumulative reward per configuration to a PNG plot.
 
-    python -m swarmd.tools.experiment --nodes 2 --rounds 40 --model tiny --tasks dense
+    python -m swarmd.tools.experiment --nodes 2 --rounds 40 --model tiny --tasks digits
     python -m swarmd.tools.experiment --model smollm2-135m --tasks easy --learning-rate 1e-5 \
         --lora-targets q_proj,k_proj,v_proj,o_proj --max-new-tokens 48 --rounds 10
 """
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--groups", type=int, default=4, help="T: groups per training step (default 4)")
     p.add_argument("--group-size", type=int, default=4, help="G: completions per question (default 4)")
     p.add_argument("--model", default="tiny", help="trainer.model for every node (default tiny)")
-    p.add_argument("--tasks", default="dense", help="task preset (default dense: a tiny model scores on it)")
+    p.add_argument("--tasks", default="digits", help="task preset (default digits: a tiny model can learn it)")
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=2e-2,
                    help="default suits the tiny model; use about 1e-5 for real models")

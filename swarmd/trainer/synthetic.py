@@ -5,7 +5,9 @@ A tiny random model cannot solve reasoning-gym's tasks: every completion scores
 ``swarmd_letters`` task asks to repeat a few letters; its verifier gives
 partial credit for each asked letter that appears (in order) in the answer —
 the whole completion when there are no answer tags — so random text already
-scores a little and the reward can rise.
+scores a little and the reward can rise. ``swarmd_digits`` ("reply with digits
+only", scored by the share of digits) needs no reading at all: a tiny model
+climbs it within a few dozen steps, which makes learning visible on a CPU.
 It is registered with reasoning-gym like any dataset, so task references,
 re-scoring by peers and the worker's code path are the same as for real tasks.
 
@@ -19,6 +21,7 @@ from random import Random
 from typing import Any
 
 NAME = "swarmd_letters"
+DIGITS = "swarmd_digits"
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -43,6 +46,21 @@ def letters_reward(target: str, answer: str) -> float:
             found += 1
             pos = at + 1
     return found / len(target) if target else 0.0
+
+
+def digits_reward(answer: str) -> float:
+    """Share of the non-space characters of ``answer`` that are digits."""
+    chars = [c for c in answer if not c.isspace()]
+    return sum(c.isdigit() for c in chars) / len(chars) if chars else 0.0
+
+
+@dataclass
+class DigitsConfig:
+    seed: int | None = None
+    size: int = 500
+
+    def validate(self) -> None:
+        pass
 
 
 def register() -> None:
@@ -70,3 +88,23 @@ def register() -> None:
             return letters_reward(entry["answer"], answer or "")
 
     reasoning_gym.factory.register_dataset(NAME, LettersDataset, LettersConfig)
+
+    class DigitsDataset(ProceduralDataset):
+        """'Reply with digits only': a reward any policy can climb without reading the question."""
+
+        def __init__(self, config: DigitsConfig) -> None:
+            super().__init__(config=config, seed=config.seed, size=config.size)
+
+        def __getitem__(self, idx: int) -> dict[str, Any]:
+            rng = Random(self.seed + idx)
+            word = "".join(rng.choice(_LETTERS) for _ in range(5))
+            return {
+                "question": f"Reply with digits only. Label: {word}",
+                "answer": "0",
+                "metadata": {"source_dataset": DIGITS, "source_index": idx},
+            }
+
+        def score_answer(self, answer: str | None, entry: dict[str, Any]) -> float:
+            return digits_reward(answer or "")
+
+    reasoning_gym.factory.register_dataset(DIGITS, DigitsDataset, DigitsConfig)

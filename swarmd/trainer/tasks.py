@@ -123,8 +123,11 @@ EASY_TASKS: tuple[TaskSpec, ...] = (
 # A synthetic task with a dense reward (swarmd.trainer.synthetic): for tiny models
 # in tests and experiments, which score 0 on everything else.
 DENSE_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_letters", {"length": 3}),)
+DIGITS_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_digits", {}),)
 
-PRESETS: dict[str, tuple[TaskSpec, ...]] = {"sapo": SAPO_TASKS, "easy": EASY_TASKS, "dense": DENSE_TASKS}
+PRESETS: dict[str, tuple[TaskSpec, ...]] = {
+    "sapo": SAPO_TASKS, "easy": EASY_TASKS, "dense": DENSE_TASKS, "digits": DIGITS_TASKS,
+}
 
 
 def preset(name: str) -> list[TaskSpec]:

@@ -24,3 +24,14 @@ def test_dense_preset_through_the_task_path() -> None:
     assert tasks.score(refs[0], entry, f"noise {target[0]}") == 1 / 3
     # tags present: only the answer counts
     assert tasks.score(refs[0], entry, f"{target} <answer>zz</answer>") < 1.0
+
+
+def test_digits_task_rewards_the_share_of_digits() -> None:
+    from swarmd.trainer.synthetic import digits_reward
+
+    assert digits_reward("123") == 1.0 and digits_reward("a1 b2") == 0.5 and digits_reward("") == 0.0
+    refs = tasks.draw_refs(tasks.preset("digits"), 3, 2)
+    question, entry = tasks.materialize(refs[0])
+    assert question.startswith("Reply with digits only")
+    assert tasks.score(refs[0], entry, "<answer>42</answer>") == 1.0
+    assert tasks.score(refs[0], entry, "four 2") == 1 / 5
