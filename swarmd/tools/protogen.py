@@ -17,6 +17,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROTO = ROOT / "proto"
 OUT_PACKAGE = "swarmd/_pb"
+SOURCE_SUFFIXES = {".py", ".pyi"}
+
+
+def _sources(base: Path) -> list[Path]:
+    """Generated source files of the package under ``base``, relative to ``base``.
+
+    Byte-code caches written by an interpreter that imported the package are
+    not sources and are ignored.
+    """
+    return sorted(
+        p.relative_to(base)
+        for p in (base / OUT_PACKAGE).rglob("*")
+        if p.is_file() and p.suffix in SOURCE_SUFFIXES and "__pycache__" not in p.parts
+    )
 
 
 def generate(out_root: Path) -> list[Path]:
@@ -35,13 +49,13 @@ def generate(out_root: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    generated = sorted(p.relative_to(out_root) for p in (out_root / OUT_PACKAGE).rglob("*.py*"))
+    generated = _sources(out_root)
     # Package markers for every generated directory.
     for d in {p.parent for p in generated} | {Path(OUT_PACKAGE)}:
         while str(d).startswith(OUT_PACKAGE):
             (out_root / d / "__init__.py").touch()
             d = d.parent
-    return sorted(p.relative_to(out_root) for p in (out_root / OUT_PACKAGE).rglob("*.py*"))
+    return _sources(out_root)
 
 
 def main() -> int:
@@ -57,11 +71,7 @@ def main() -> int:
                 for f in files
                 if not (ROOT / f).exists() or not filecmp.cmp(tmp_root / f, ROOT / f, shallow=False)
             ]
-            extra = [
-                str(p.relative_to(ROOT))
-                for p in (ROOT / OUT_PACKAGE).rglob("*.py*")
-                if p.relative_to(ROOT) not in files
-            ]
+            extra = [str(p) for p in _sources(ROOT) if p not in files]
             if stale or extra:
                 print("generated code is out of date; run `make proto`:", file=sys.stderr)
                 for f in stale + extra:
