@@ -13,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
-
 from bench.table import Row
 from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb

@@ -46,7 +46,7 @@ def time_to_ready(data_dir: Path, extra: list[str]) -> float:
 def run(args) -> list[Row]:
     samples = []
     with tempfile.TemporaryDirectory(prefix="sd-bench-", dir="/tmp") as tmp:
-        for i in range(5):
+        for _ in range(5):
             # first start creates the identity; later starts load it
             samples.append(time_to_ready(Path(tmp) / "d", []))
     median = statistics.median(samples[1:])

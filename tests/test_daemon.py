@@ -21,7 +21,6 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from tests.support.daemons import SWARMCTL, Daemon, wait_until
 
-
 # Lifecycle tests need no model: the trainer is off unless a test is about the whole stack.
 LIGHT = {"trainer": {"enabled": False}}
 

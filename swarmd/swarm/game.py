@@ -314,6 +314,8 @@ class SwarmGame:
             **report.detail,
         }
         self.state.history.append(record)
+        if report.train:
+            self.state.stages_trained += 1
         self.state.last_done = state.key
         self._save()
         self._queue_chain(state, report)
@@ -364,7 +366,7 @@ class SwarmGame:
         r.phase = self.phase
         r.source = self.source.name
         r.environment = self.env.name
-        r.rounds_completed = sum(1 for h in self.state.history if h.get("train"))
+        r.rounds_completed = self.state.stages_trained
         if self.last_reward is not None:
             r.last_reward, r.has_last_reward = self.last_reward, True
         r.seconds_in_phase = time.monotonic() - self.phase_since

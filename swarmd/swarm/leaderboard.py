@@ -32,6 +32,8 @@ class GameState:
     history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
     coordinator_seq: int = 0
     coordinator_key: tuple[int, int] | None = None
+    # Stages this node trained on, over its whole life (the history keeps only the recent ones).
+    stages_trained: int = 0
 
     def record_round(
         self, round_: int, scores: dict[str, float], winners: list[str], names: dict[str, str]
@@ -63,6 +65,7 @@ def save(state: GameState, path: Path) -> None:
         "history": list(state.history),
         "coordinator_seq": state.coordinator_seq,
         "coordinator_key": list(state.coordinator_key) if state.coordinator_key else None,
+        "stages_trained": state.stages_trained,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -86,6 +89,8 @@ def load(path: Path, history: int) -> GameState:
         state.coordinator_seq = int(data.get("coordinator_seq", 0))
         key = data.get("coordinator_key")
         state.coordinator_key = tuple(key) if key else None
+        trained_in_history = sum(1 for h in state.history if h.get("train"))
+        state.stages_trained = max(int(data.get("stages_trained", 0)), trained_in_history)
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("game state %s is unreadable (%s); starting a fresh leaderboard", path, e)
         return GameState(history=deque(maxlen=history))

@@ -15,7 +15,7 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.chain import artifact, localnet
 from swarmd.swarm.selection import scaled_reward
 from tests.support.daemons import Daemon, wait_until
-from tests.swarm.conftest import Swarm, node_config
+from tests.swarm.conftest import Swarm
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

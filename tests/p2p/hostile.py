@@ -198,7 +198,7 @@ class Attacker:
 
     async def fuzz(self, path: Path, seconds: float, topics: list[str]) -> None:
         """Signed messages carrying each fuzzed body in turn, on every topic, for ``seconds``."""
-        raw, bodies = path.read_bytes(), []
+        raw, bodies = await trio.Path(path).read_bytes(), []
         while raw:
             n = int.from_bytes(raw[:4], "big")
             bodies.append(raw[4 : 4 + n])

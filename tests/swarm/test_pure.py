@@ -3,13 +3,27 @@ batch and item validation, external sampling, winners, leaderboard."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 from swarmd.swarm import leaderboard as lb
-from swarmd.swarm.rounds import RoundState, clock_state, is_after, next_key, should_advance, should_announce
-from swarmd.swarm.selection import ScoredGroup, peer_scores, pick_winners, sample_external, scaled_reward
+from swarmd.swarm.rounds import (
+    RoundState,
+    clock_state,
+    is_after,
+    next_key,
+    should_advance,
+    should_announce,
+)
+from swarmd.swarm.selection import (
+    ScoredGroup,
+    peer_scores,
+    pick_winners,
+    sample_external,
+    scaled_reward,
+)
 from swarmd.swarm.validate import Limits, check_batch, check_items
 from swarmd.swarm.wire import canonical_json, pb_key
 
@@ -134,6 +148,22 @@ def test_leaderboard_counts_each_round_once(tmp_path: Path) -> None:
     assert again.last_done == (2, 0) and again.peers["a"].name == "able ant" and list(again.history) == [{"round": 2}]
     path.write_text("{not json")
     assert lb.load(path, 100).peers == {}
+
+
+def test_trained_stage_count_outlives_the_history_window(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state = lb.load(path, 3)
+    for r in range(10):
+        state.history.append({"round": r, "train": {"stepped": True}})
+        state.stages_trained += 1
+    lb.save(state, path)
+    again = lb.load(path, 3)
+    assert len(again.history) == 3 and again.stages_trained == 10
+    # a state file written before the counter existed counts what its history holds
+    data = json.loads(path.read_text())
+    del data["stages_trained"]
+    path.write_text(json.dumps(data))
+    assert lb.load(path, 3).stages_trained == 3
 
 
 def test_debate_parsing_and_majority() -> None:
