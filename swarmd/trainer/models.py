@@ -12,11 +12,7 @@ Everything but ``pick_model`` and the pool constants runs in the worker.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -206,44 +202,34 @@ def ensure_smollm2(cache_dir: Path, progress: ProgressFn) -> Path:
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from swarmd.trainer import tiny
+
     t0 = time.monotonic()
     progress(f"converting SmolLM2 GGUF {gguf.name} to an fp32 checkpoint (once; about 40 s)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
     saved_tqdm = getattr(gguf_utils, "tqdm", None)
+    if saved_tqdm is not None:
+        gguf_utils.tqdm = _ProgressTqdm(progress, t0)
     try:
-        if saved_tqdm is not None:
-            gguf_utils.tqdm = _ProgressTqdm(progress, t0)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        finally:
-            if saved_tqdm is not None:
-                gguf_utils.tqdm = saved_tqdm
-        progress(f"converting SmolLM2 GGUF: writing the checkpoint ({time.monotonic() - t0:.0f} s)")
-        config_dict = quantized.config.to_dict()
-        config_dict.pop("quantization_config", None)
-        config_dict.pop("_name_or_path", None)
-        model_type = config_dict.pop("model_type")
-        config = AutoConfig.for_model(model_type, **config_dict)
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(quantized.state_dict(), assign=True, strict=True)
-        model.tie_weights()
-        del quantized
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        tokenizer.save_pretrained(tmp)
-        model.save_pretrained(tmp)
-        (tmp / "swarmd-model.json").write_text(json.dumps({"kind": SMOLLM2, "source": gguf.name}))
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if saved_tqdm is not None:
+            gguf_utils.tqdm = saved_tqdm
+    progress(f"converting SmolLM2 GGUF: writing the checkpoint ({time.monotonic() - t0:.0f} s)")
+    config_dict = quantized.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config_dict.pop("_name_or_path", None)
+    model_type = config_dict.pop("model_type")
+    config = AutoConfig.for_model(model_type, **config_dict)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict(), assign=True, strict=True)
+    model.tie_weights()
+    del quantized
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    tiny.publish_model_dir(target, model, tokenizer, {"kind": SMOLLM2, "source": gguf.name})
     progress(f"converted SmolLM2 in {time.monotonic() - t0:.0f} s")
     return target
 

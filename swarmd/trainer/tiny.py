@@ -118,18 +118,28 @@ def ensure(cache_dir: Path, seed: int = 0, progress=lambda message: None) -> Pat
     if (target / "config.json").exists():
         return target
     progress("building the tiny model")
+    tokenizer = build_tokenizer(seed)
+    model = build_model(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed)
+    return publish_model_dir(target, model, tokenizer, {"kind": "tiny", "version": TINY_VERSION, "seed": seed})
+
+
+def publish_model_dir(target: Path, model, tokenizer, meta: dict) -> Path:
+    """Save ``model`` and ``tokenizer`` as the model directory ``target``, atomically.
+
+    The files are written to a temporary sibling that is renamed into place, so a
+    reader sees a whole directory or none. Workers sharing a cache may race: the
+    loser finds the winner's directory (built from the same inputs) and keeps it.
+    ``meta`` is written as ``swarmd-model.json``.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        tokenizer = build_tokenizer(seed)
-        model = build_model(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed)
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
-        (tmp / "swarmd-model.json").write_text(json.dumps({"kind": "tiny", "version": TINY_VERSION, "seed": seed}))
+        (tmp / "swarmd-model.json").write_text(json.dumps(meta))
         try:
             os.rename(tmp, target)
         except OSError:
-            # Another worker sharing the cache finished first; theirs is identical.
             if not (target / "config.json").exists():
                 raise
     finally:
