@@ -75,7 +75,8 @@ def test_late_node_joins_current_round(swarm) -> None:
     late = swarm.add("n2", 2, [lead])
     wait_until(lambda: len(played(late)) >= 2, 300, interval=1.0, what="late node trains")
     rounds = [h["round"] for h in played(late)]
-    assert min(rounds) >= current >= 3, (rounds, current)
+    # the first two played rounds 0, 1 and 2 at least: the late node starts at the current round
+    assert min(rounds) >= current >= 2, (rounds, current)
     assert all(h["train"]["policy_version"] >= 1 for h in played(late)[1:])
 
 
