@@ -113,6 +113,11 @@ def test_panels_search_and_a_new_round_without_reload(recorded, browser, screens
     b.wait_for("document.querySelector('#chart-reward svg') && "
                "document.querySelector('#chart-reward svg').dataset.points === '10'", what="training curve")
     assert b.evaluate("document.querySelector('#chart-loss svg').dataset.points") == "9"
+    # Values apart only by rounding error (rewards such as 1/3 summed two ways) get a few ticks
+    # around them; stepping through their difference never advanced and filled memory.
+    for lo, hi in ((0.3333333333333333, 0.33333333333333337), (0.3, 0.30000000000000004), (1e17, 1e17 + 16)):
+        ticks = b.evaluate(f"SwarmChart.niceTicks({lo!r}, {hi!r}, 4, false)")
+        assert 2 <= len(ticks) <= 10 and ticks[0] <= lo and ticks[-1] >= hi, (lo, hi, ticks)
     # The hostile name is text.
     assert b.evaluate("window.__pwned") is None
     assert b.evaluate("document.querySelectorAll('#leaderboard-body img, #reward-chart img').length") == 0

@@ -17,15 +17,20 @@
   }
 
   // Round numbers for axis ticks: 1, 2 or 5 times a power of ten.
+  // A range within the values' own rounding error (0.1 + 0.2 against 0.3) is drawn as a
+  // flat line: stepping through it would never advance.
   function niceTicks(lo, hi, count, integer) {
-    if (!(hi > lo)) { const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1; lo -= pad; hi += pad; }
+    const scale = Math.max(Math.abs(lo), Math.abs(hi));
+    if (!(hi - lo > scale * 1e-9)) { const pad = scale > 0 ? scale * 0.1 : 1; lo -= pad; hi += pad; }
     const raw = (hi - lo) / Math.max(1, count);
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
     let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
     if (integer) step = Math.max(1, Math.round(step));
     const start = Math.floor(lo / step) * step;
     const ticks = [];
-    for (let v = start; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+    for (let v = start; v <= hi + step * 1e-9 && ticks.length <= 2 * count + 2; v += step) {
+      ticks.push(+v.toPrecision(12));
+    }
     if (ticks[ticks.length - 1] < hi) ticks.push(+(ticks[ticks.length - 1] + step).toPrecision(12));
     return ticks;
   }
