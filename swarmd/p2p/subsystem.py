@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
@@ -283,18 +283,22 @@ class Mesh:
         """Like ``held``, with how and when each arrived."""
         return self.store.get(kind, round, stage)
 
-    def expected(self, expect: set[str] | None) -> set[str]:
-        """Whom a collect waits for: ``expect`` (default: live trainer peers) minus peers known not to be live."""
+    def expected(self, expect: set[str] | Callable[[], set[str]] | None) -> set[str]:
+        """Whom a collect waits for: ``expect`` (default: live trainer peers; a callable is
+        asked again each time) minus peers known not to be live."""
+        if callable(expect):
+            expect = expect()
         if expect is None:
             expect = {p.peer_id for p in self.live_peers() if "trainer" in p.roles}
         return {p for p in expect if p not in self._not_live}
 
     async def collect(
-        self, kind: str, round: int, stage: int, expect: set[str] | None, deadline: float
+        self, kind: str, round: int, stage: int, expect: set[str] | Callable[[], set[str]] | None, deadline: float
     ) -> dict[str, Message]:
         """Everything held for (kind, round, stage); pulls what is missing from connected
         peers until every expected peer's message is held or ``deadline`` (loop.time()) passes.
-        Stale peers stop being expected as soon as they are marked stale."""
+        Stale peers stop being expected as soon as they are marked stale; a callable
+        ``expect`` is asked again on every arrival and pull."""
         loop = asyncio.get_running_loop()
         next_pull = loop.time() + self.cfg.pull_interval_s
         while True:

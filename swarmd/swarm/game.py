@@ -26,7 +26,7 @@ from swarmd.swarm import leaderboard as lb
 from swarmd.swarm.env import Environment, StageContext, StageReport
 from swarmd.swarm.rounds import RoundState
 from swarmd.swarm.selection import ScoredGroup, scaled_reward
-from swarmd.swarm.sources import ROUND_KIND, CoordinatorSource, make_source
+from swarmd.swarm.sources import ROUND_KIND, ROUND_MAX_BYTES, CoordinatorSource, make_source
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,22 @@ class SwarmGame:
     def trains(self) -> bool:
         return self.config.node.mode == "trainer" and self.daemon.trainer is not None
 
-    def expected_peers(self) -> set[str]:
-        """Live trainer peers whose stage output we wait for (stale ones are not waited on)."""
+    def expected_peers(self, state: RoundState | None = None) -> set[str]:
+        """Trainer peers whose stage output we wait for (the mesh leaves out any it knows are stale).
+
+        These are this node's live trainer peers and, for a coordinator's stage, the
+        coordinator's roster. A roster peer this node has not heard of is waited for only
+        until ``p2p.stale_after_s`` after the stage started: it may have gone since.
+        """
         mesh = self.daemon.mesh
         if mesh is None:
             return set()
-        return {p.peer_id for p in mesh.live_peers() if "trainer" in getattr(p, "roles", [])}
+        live = {p.peer_id for p in mesh.live_peers() if "trainer" in getattr(p, "roles", [])}
+        if state is None or not state.participants:
+            return live
+        known = {p.peer_id for p in mesh.peers}
+        fresh = time.time() < state.started_at + self.config.p2p.stale_after_s
+        return live | {p for p in state.participants if p != self.peer_id and (p in known or fresh)}
 
     def peer_rounds(self) -> list[tuple[int, int]]:
         mesh = self.daemon.mesh
@@ -169,7 +179,7 @@ class SwarmGame:
             if isinstance(self.source, CoordinatorSource):
                 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 
-                mesh.register_kind(ROUND_KIND, gpb.RoundAnnouncement, 4096, self.source.validate)
+                mesh.register_kind(ROUND_KIND, gpb.RoundAnnouncement, ROUND_MAX_BYTES, self.source.validate)
             self._tasks.append(asyncio.create_task(self._watch_rollouts(mesh), name="swarm-rollouts"))
         await self.source.start()
         self._tasks.append(asyncio.create_task(self._run(), name="swarm-game"))

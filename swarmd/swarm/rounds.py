@@ -21,6 +21,7 @@ class RoundState:
     deadline: float  # unix time collection for the stage ends
     environment: str = ""
     seq: int = 0  # coordinator announcements: orders them
+    participants: tuple[str, ...] = ()  # coordinator announcements: its live trainers at the stage's start
 
     @property
     def key(self) -> tuple[int, int]:

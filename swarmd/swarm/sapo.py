@@ -96,7 +96,7 @@ class Sapo:
             await mesh.publish(self.kind, state.round, state.stage, batch)
             game.published_key = state.key
             ctx.phase("collecting")
-            held = await mesh.collect(self.kind, state.round, state.stage, game.expected_peers(), ctx.loop_deadline())
+            held = await mesh.collect(self.kind, state.round, state.stage, lambda: game.expected_peers(state), ctx.loop_deadline())
             candidates: list[tuple[int, str, gpb.RolloutBatch]] = [
                 (state.round, sender, b) for sender, b in held.items() if sender != me
             ]
@@ -127,6 +127,10 @@ class Sapo:
         report.local_groups = len(own)
         report.external_groups = len(chosen)
         report.external_peers = sorted({g.sender for g in chosen})
+        # The verified external groups that carry signal (the candidates for J), and their senders.
+        useful = [g for g in external if g.has_signal]
+        report.detail["signal_groups"] = len(useful)
+        report.detail["signal_peers"] = sorted({g.sender for g in useful})
         report.staleness = [state.round - g.round for g in chosen]
 
         ctx.phase("training")

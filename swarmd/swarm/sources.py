@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUND_KIND = "round"
+# The most trainer peers one announcement lists (what fits the round topic's size cap).
+MAX_PARTICIPANTS = 1000
+ROUND_MAX_BYTES = 64 * 1024
 
 
 class Source:
@@ -157,6 +160,8 @@ class CoordinatorSource(Source):
             return "bad_stage"
         if message.deadline < message.started_at:
             return "bad_deadline"
+        if len(message.participants) > MAX_PARTICIPANTS or len(set(message.participants)) != len(message.participants):
+            return "bad_participants"
         return None
 
     async def start(self) -> None:
@@ -188,6 +193,7 @@ class CoordinatorSource(Source):
                 deadline=now + remaining,
                 environment=ann.environment,
                 seq=ann.seq,
+                participants=tuple(ann.participants),
             )
             if self._state is None or state.key > self._state.key:
                 self._seq = max(self._seq, ann.seq)
@@ -202,6 +208,7 @@ class CoordinatorSource(Source):
             started_at=state.started_at,
             deadline=state.deadline,
             seq=state.seq,
+            participants=state.participants,
         )
 
     async def _move_to(self, round_: int, stage: int) -> RoundState:
@@ -217,6 +224,7 @@ class CoordinatorSource(Source):
                 deadline=now + self.config.stage_timeout_s,
                 environment=self.config.environment,
                 seq=self._seq,
+                participants=tuple(sorted(self._live_trainers())),
             )
             self._state = None  # a coordinator's own move always wins locally
             await self._set(state)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
@@ -179,3 +180,48 @@ def test_debate_parsing_and_majority() -> None:
     assert majority(["7", "7", "42"]) == "7"
     assert majority([]) is None
     assert normalize("  Hello   World. ") == "hello world"
+
+
+def test_expected_peers_include_the_coordinators_roster() -> None:
+    from types import SimpleNamespace
+
+    from swarmd.swarm.game import SwarmGame
+    from swarmd.swarm.rounds import RoundState
+
+    def peer(pid: str, roles=("trainer",)):
+        return SimpleNamespace(peer_id=pid, roles=list(roles))
+
+    mesh = SimpleNamespace(peers=[peer("a"), peer("b"), peer("relay", ())], live_peers=lambda: [peer("a"), peer("relay", ())])
+    game = SimpleNamespace(daemon=SimpleNamespace(mesh=mesh), peer_id="me",
+                           config=SimpleNamespace(p2p=SimpleNamespace(stale_after_s=8.0)))
+    now = time.time()
+
+    def stage(started_at: float, participants=()):
+        return RoundState(round=1, stage=0, stage_count=1, source="coordinator", started_at=started_at,
+                          deadline=started_at + 60, participants=tuple(participants))
+
+    # without a roster: the live trainer peers
+    assert SwarmGame.expected_peers(game, stage(now)) == {"a"}
+    assert SwarmGame.expected_peers(game) == {"a"}
+    # a roster adds peers not (yet) live here: "b" is known, "c" unknown; never this node itself
+    assert SwarmGame.expected_peers(game, stage(now, ["a", "b", "c", "me"])) == {"a", "b", "c"}
+    # an unknown roster peer is waited for only within stale_after_s of the stage's start
+    assert SwarmGame.expected_peers(game, stage(now - 9, ["a", "b", "c", "me"])) == {"a", "b"}
+
+
+def test_round_announcement_roster_is_checked() -> None:
+    from types import SimpleNamespace
+
+    from swarmd.swarm.sources import MAX_PARTICIPANTS, CoordinatorSource
+
+    src = SimpleNamespace(coordinators=["lead"])
+
+    def ann(participants):
+        return gpb.RoundAnnouncement(round=1, stage=0, stage_count=1, started_at=1.0, deadline=2.0,
+                                     participants=participants)
+
+    assert CoordinatorSource.validate(src, ann(["a", "b"]), "lead") is None
+    assert CoordinatorSource.validate(src, ann(["a", "a"]), "lead") == "bad_participants"
+    too_many = [f"p{i}" for i in range(MAX_PARTICIPANTS + 1)]
+    assert CoordinatorSource.validate(src, ann(too_many), "lead") == "bad_participants"
+    assert CoordinatorSource.validate(src, ann(["a"]), "someone") == "not_coordinator"

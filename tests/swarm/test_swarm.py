@@ -7,6 +7,7 @@ then have reward variance and GRPO (and SAPO's sampling) has something to work o
 
 from __future__ import annotations
 
+import collections
 import json
 import signal
 
@@ -31,9 +32,11 @@ def played(d: Daemon) -> list[dict]:
 def test_three_nodes_share_and_agree(swarm) -> None:
     lead = swarm.identity("n0")
     names = ["n0", "n1", "n2"]
-    swarm.add("n0", 0, [lead], start_min_peers=3)
+    # Only this round's groups compete for the J = 4 external slots (no late groups from
+    # the round before), so which peers are trained on is decided by signal alone.
+    swarm.add("n0", 0, [lead], start_min_peers=3, staleness_window=0)
     for i, name in enumerate(names[1:], 1):
-        swarm.add(name, i, [lead])
+        swarm.add(name, i, [lead], staleness_window=0)
     swarm.wait_connected(names)
     nodes = [swarm.nodes[n] for n in names]
     wait_until(lambda: all(len(played(d)) >= 5 for d in nodes), 600, interval=1.0, what="5 rounds on every node")
@@ -42,19 +45,25 @@ def test_three_nodes_share_and_agree(swarm) -> None:
     reports = {n: {h["round"]: h for h in played(swarm.nodes[n])} for n in names}
     common = sorted(set.intersection(*(set(r) for r in reports.values())))
     assert len(common) >= 5, common
+    trained_from = {n: collections.Counter() for n in names}
     for r in common[:5]:
         for n in names:
             report = reports[n][r]
             others = {ids[m] for m in names if m != n}
-            # every node's training batch holds external groups from both other peers
-            assert set(report["external_peers"]) == others, (n, r, report)
+            # Every peer that sent a group with signal is in the training batch (a peer whose
+            # groups all had equal rewards has nothing to teach that round).
+            assert set(report["external_peers"]) == set(report["signal_peers"]) <= others, (n, r, report)
+            trained_from[n].update(report["external_peers"])
             # J = 4 of the 4 peer groups, less any whose rewards were all equal (no signal)
-            assert report["local_groups"] == 2 and 2 <= report["external_groups"] <= 4
+            assert report["local_groups"] == 2 and report["external_groups"] == min(4, report["signal_groups"])
             trained = report["train"]["groups_used"] + report["train"]["groups_skipped"]
             assert trained == report["local_groups"] + report["external_groups"]
         # all three hold the same rollout set for the round
         sets = [reports[n][r]["batch_ids"] for n in names]
         assert sets[0] == sets[1] == sets[2] and len(sets[0]) == 3, sets
+    # every node trains on both other peers' groups
+    for n in names:
+        assert all(trained_from[n][ids[m]] >= 1 for m in names if m != n), (n, trained_from[n])
 
     # the leaderboard counts every peer, with rounds and verified rewards
     board = nodes[0].call("GetLeaderboard", pb.GetLeaderboardRequest())

@@ -73,7 +73,7 @@ class DebateBatch(_message.Message):
     def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., policy_version: _Optional[int] = ..., model: _Optional[str] = ..., items: _Optional[_Iterable[_Union[DebateItem, _Mapping]]] = ...) -> None: ...
 
 class RoundAnnouncement(_message.Message):
-    __slots__ = ("round", "stage", "stage_count", "environment", "started_at", "deadline", "seq")
+    __slots__ = ("round", "stage", "stage_count", "environment", "started_at", "deadline", "seq", "participants")
     ROUND_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     STAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class RoundAnnouncement(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
     round: int
     stage: int
     stage_count: int
@@ -88,4 +89,5 @@ class RoundAnnouncement(_message.Message):
     started_at: float
     deadline: float
     seq: int
-    def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., environment: _Optional[str] = ..., started_at: _Optional[float] = ..., deadline: _Optional[float] = ..., seq: _Optional[int] = ...) -> None: ...
+    participants: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., environment: _Optional[str] = ..., started_at: _Optional[float] = ..., deadline: _Optional[float] = ..., seq: _Optional[int] = ..., participants: _Optional[_Iterable[str]] = ...) -> None: ...
