@@ -154,7 +154,7 @@ class Debate:
         if mesh is None:
             return {}
         if stage == ctx.state.stage:
-            return await mesh.collect(self.kind, ctx.state.round, stage, lambda: ctx.game.expected_peers(ctx.state), ctx.loop_deadline())
+            return await mesh.collect(self.kind, ctx.state.round, stage, ctx.game.stage_peers(ctx.state), ctx.loop_deadline())
         return mesh.held(self.kind, ctx.state.round, stage)
 
     async def _publish(self, ctx: StageContext, items: list[gpb.DebateItem], report: StageReport) -> None:

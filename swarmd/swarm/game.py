@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -91,22 +92,32 @@ class SwarmGame:
     def trains(self) -> bool:
         return self.config.node.mode == "trainer" and self.daemon.trainer is not None
 
-    def expected_peers(self, state: RoundState | None = None) -> set[str]:
-        """Trainer peers whose stage output we wait for (the mesh leaves out any it knows are stale).
-
-        These are this node's live trainer peers and, for a coordinator's stage, the
-        coordinator's roster. A roster peer this node has not heard of is waited for only
-        until ``p2p.stale_after_s`` after the stage started: it may have gone since.
-        """
+    def expected_peers(self) -> set[str]:
+        """Live trainer peers whose stage output we wait for (stale ones are not waited on)."""
         mesh = self.daemon.mesh
         if mesh is None:
             return set()
-        live = {p.peer_id for p in mesh.live_peers() if "trainer" in getattr(p, "roles", [])}
-        if state is None or not state.participants:
-            return live
-        known = {p.peer_id for p in mesh.peers}
-        fresh = time.time() < state.started_at + self.config.p2p.stale_after_s
-        return live | {p for p in state.participants if p != self.peer_id and (p in known or fresh)}
+        return {p.peer_id for p in mesh.live_peers() if "trainer" in getattr(p, "roles", [])}
+
+    def stage_peers(self, state: RoundState) -> Callable[[], set[str]]:
+        """Whom a stage's collect waits for (the mesh leaves out any it knows are stale).
+
+        The live trainer peers when the collect starts and, for a coordinator's stage, the
+        coordinator's roster. A roster peer this node has never heard of is waited for only
+        until ``p2p.stale_after_s`` after the stage started: it may have gone since.
+        """
+        live = self.expected_peers()
+        roster = set(state.participants) - {self.peer_id}
+        if not roster:
+            return lambda: live
+
+        def wanted() -> set[str]:
+            mesh = self.daemon.mesh
+            known = {p.peer_id for p in mesh.peers} if mesh is not None else set()
+            fresh = time.time() < state.started_at + self.config.p2p.stale_after_s
+            return live | {p for p in roster if p in known or fresh}
+
+        return wanted
 
     def peer_rounds(self) -> list[tuple[int, int]]:
         mesh = self.daemon.mesh

@@ -96,7 +96,7 @@ class Sapo:
             await mesh.publish(self.kind, state.round, state.stage, batch)
             game.published_key = state.key
             ctx.phase("collecting")
-            held = await mesh.collect(self.kind, state.round, state.stage, lambda: game.expected_peers(state), ctx.loop_deadline())
+            held = await mesh.collect(self.kind, state.round, state.stage, game.stage_peers(state), ctx.loop_deadline())
             candidates: list[tuple[int, str, gpb.RolloutBatch]] = [
                 (state.round, sender, b) for sender, b in held.items() if sender != me
             ]

@@ -200,13 +200,18 @@ def test_expected_peers_include_the_coordinators_roster() -> None:
         return RoundState(round=1, stage=0, stage_count=1, source="coordinator", started_at=started_at,
                           deadline=started_at + 60, participants=tuple(participants))
 
-    # without a roster: the live trainer peers
-    assert SwarmGame.expected_peers(game, stage(now)) == {"a"}
-    assert SwarmGame.expected_peers(game) == {"a"}
+    game.expected_peers = lambda: SwarmGame.expected_peers(game)
+
+    # without a roster: the live trainer peers when the collect starts
+    assert SwarmGame.stage_peers(game, stage(now))() == {"a"}
     # a roster adds peers not (yet) live here: "b" is known, "c" unknown; never this node itself
-    assert SwarmGame.expected_peers(game, stage(now, ["a", "b", "c", "me"])) == {"a", "b", "c"}
+    assert SwarmGame.stage_peers(game, stage(now, ["a", "b", "c", "me"]))() == {"a", "b", "c"}
     # an unknown roster peer is waited for only within stale_after_s of the stage's start
-    assert SwarmGame.expected_peers(game, stage(now - 9, ["a", "b", "c", "me"])) == {"a", "b"}
+    assert SwarmGame.stage_peers(game, stage(now - 9, ["a", "b", "c", "me"]))() == {"a", "b"}
+    # a peer that turns live during the collect is not added (it may not be ready to publish)
+    wanted = SwarmGame.stage_peers(game, stage(now))
+    mesh.live_peers = lambda: [peer("a"), peer("b")]
+    assert wanted() == {"a"}
 
 
 def test_round_announcement_roster_is_checked() -> None:
