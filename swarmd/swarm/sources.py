@@ -101,7 +101,7 @@ class Source:
         expected: set[str] = set()
         if mesh is not None:
             published = set(mesh.held(self.game.env.kind, state.round, state.stage))
-            expected = {p.peer_id for p in mesh.live_peers() if "trainer" in getattr(p, "roles", [])}
+            expected = self.game.expected_peers()
         if self.game.trains:
             expected.add(self.game.peer_id)
             if self.game.published_key == state.key:
