@@ -118,9 +118,10 @@ def run(config) -> int:
     from swarmd.config import ConfigError
     from swarmd.control.server import ControlPlaneError
     from swarmd.lockfile import DataDirLock, LockError
+    from swarmd.paths import make_dir
 
     try:
-        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        make_dir(config.data_dir)
     except OSError as e:
         return _fail(f"cannot create data directory {config.data_dir}: {e.strerror}", EXIT_CONFIG)
     lock = DataDirLock(config.lock_path)
@@ -128,12 +129,18 @@ def run(config) -> int:
         lock.acquire()
     except LockError as e:
         return _fail(str(e), EXIT_LOCKED)
+    except OSError as e:
+        return _fail(f"data directory {config.data_dir} is not writable: cannot create the lock file "
+                     f"{config.lock_path} ({e.strerror or e}); fix its owner or mode, or set --data-dir",
+                     EXIT_CONFIG)
     try:
         try:
             _check_files(config)
             identity, created = ident.load_or_create(config.identity_file)
         except (ident.IdentityError, ControlPlaneError, ConfigError) as e:
             return _fail(str(e), EXIT_CONFIG)
+        except OSError as e:
+            return _fail(f"cannot create the identity key {config.identity_file}: {e.strerror or e}", EXIT_CONFIG)
         log.info(
             "%s identity %s (%s)",
             "created" if created else "loaded",

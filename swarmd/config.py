@@ -89,7 +89,8 @@ class ControlConfig(Section):
     socket_mode: str = Field(
         "0660",
         pattern=r"^0?[0-7]{3}$",
-        description="Permissions of the socket file, in octal; they are the access control.",
+        description="Permissions of the socket file, in octal; they are the access control. "
+        "The owner needs read and write; other users get nothing (use a group).",
     )
     tcp_address: str | None = Field(
         None,
@@ -102,12 +103,26 @@ class ControlConfig(Section):
         "Default: DATA_DIR/control.token.",
     )
     max_message_bytes: int = Field(
-        16 * 1024 * 1024, ge=65536, description="Largest gRPC message accepted or sent."
+        16 * 1024 * 1024, ge=65536, le=2**31 - 1,
+        description="Largest gRPC message accepted or sent (gRPC's limit is 2 GiB - 1).",
     )
 
     @property
     def socket_mode_bits(self) -> int:
         return int(self.socket_mode, 8)
+
+    @field_validator("socket_mode")
+    @classmethod
+    def _socket_mode(cls, v: str) -> str:
+        bits = int(v, 8)
+        if bits & 0o007:
+            raise ValueError(
+                "grants access to every user on the machine (anyone who can write the socket "
+                "controls the daemon); give other users nothing, e.g. '0660' with a group"
+            )
+        if bits & 0o600 != 0o600:
+            raise ValueError("the owner needs read and write permission (e.g. '0600' or '0660')")
+        return v
 
     @field_validator("tcp_address")
     @classmethod
@@ -149,7 +164,14 @@ class Config(Section):
         return self.data_dir / "swarmd.lock"
 
 
+# TOML reads 0x5F… as an integer; on a command line or in the environment it is
+# an address or a hash, never a number.
+_PREFIXED_INT = re.compile(r"[+-]?0[xob][0-9a-fA-F_]*")
+
+
 def _parse_env_value(raw: str) -> Any:
+    if _PREFIXED_INT.fullmatch(raw.strip()):
+        return raw.strip()
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -169,7 +191,8 @@ def _set_path(tree: dict[str, Any], dotted: str, value: Any, source: str) -> Non
     node[parts[-1]] = value
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+def env_overrides(environ: Mapping[str, str], sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ``SWARMD_*`` overrides as a tree; ``sources`` (if given) maps each dotted key to its variable."""
     tree: dict[str, Any] = {}
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_CONFIG:
@@ -182,6 +205,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             )
         dotted = ".".join(p.lower() for p in rest.split("__"))
         _set_path(tree, dotted, _parse_env_value(raw), f"environment variable {name}")
+        if sources is not None:
+            sources[dotted] = f"environment variable {name}"
     return tree
 
 
@@ -205,19 +230,34 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not readable (permission denied)") from None
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a directory") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}); TOML files must be UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror or e}") from None
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _source_of(key: str, sources: Mapping[str, str], default: str) -> str:
+    """Where a key's value came from: the override that set it (or a table above it), else the file."""
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        found = sources.get(".".join(parts[:n]))
+        if found:
+            return found
+    return default
+
+
+def _describe(error: dict[str, Any], sources: Mapping[str, str], default: str) -> str:
     key = ".".join(str(p) for p in error["loc"])
+    where = _source_of(key, sources, default)
     if error["type"] == "extra_forbidden":
-        return f"unknown config key '{key}'"
+        return f"unknown config key '{key}' (from {where})"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, dict) else "a table"
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return f"config key '{key}': {error['msg']} (got {shown})"
+    return f"config key '{key}': {error['msg']} (got {shown}, from {where})"
 
 
 def load(
@@ -233,15 +273,21 @@ def load(
     source = "defaults"
     if config_file is not None:
         tree = read_toml(config_file)
-        source = str(config_file)
-    tree = _merge(tree, env_overrides(environ))
+        source = f"config file {config_file}"
+    sources: dict[str, str] = {}
+    tree = _merge(tree, env_overrides(environ, sources))
     for dotted, value in (cli or {}).items():
         _set_path(tree, dotted, value, "command line")
+        sources[dotted] = f"--set {dotted}" if dotted not in CLI_FLAGS else CLI_FLAGS[dotted]
     try:
         return Config.model_validate(tree)
     except ValidationError as e:
-        lines = [_describe(err) for err in e.errors()]
-        raise ConfigError(f"invalid configuration ({source}):\n  " + "\n  ".join(lines)) from None
+        lines = [_describe(err, sources, source) for err in e.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+# Command-line flags that set a config key, for naming them in errors.
+CLI_FLAGS = {"node.data_dir": "--data-dir", "log.level": "--log-level", "log.format": "--log-format"}
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

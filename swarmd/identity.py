@@ -81,6 +81,9 @@ def load(path: Path) -> Identity:
         raise IdentityError(f"identity key file {path} does not exist") from None
     except OSError as e:
         raise IdentityError(f"identity key file {path} cannot be read: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise IdentityError(f"identity key file {path} is {kind}; node.identity_file must name a key file")
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise IdentityError(
             f"identity key file {path} has mode {stat.S_IMODE(st.st_mode):04o}; "

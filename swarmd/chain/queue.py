@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from swarmd.paths import make_dir
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["reward", "winners"]
@@ -131,7 +133,7 @@ class SubmissionQueue:
         self.dir = directory
         self.failed_dir = directory / "failed"
         self.corrupt_dir = directory / "corrupt"
-        self.failed_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        make_dir(self.failed_dir)
         self._pending: dict[str, Submission] = {}
         self._failed: dict[str, Submission] = {}
         self._load()
@@ -146,7 +148,7 @@ class SubmissionQueue:
                     if path.name != sub.file_name:
                         raise ValueError(f"file name does not match its key {sub.key}")
                 except (OSError, ValueError, TypeError) as e:
-                    self.corrupt_dir.mkdir(exist_ok=True)
+                    make_dir(self.corrupt_dir)
                     os.replace(path, self.corrupt_dir / path.name)
                     log.warning("moved unreadable queue file %s to %s: %s", path.name, self.corrupt_dir, e)
                     continue

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swarmd.paths import FILE_MODE, make_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -67,9 +69,11 @@ def save(state: GameState, path: Path) -> None:
         "coordinator_key": list(state.coordinator_key) if state.coordinator_key else None,
         "stages_trained": state.stages_trained,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # exactly, whatever the umask
+    with open(fd, "w") as f:
         json.dump(data, f)
         f.flush()
         os.fsync(f.fileno())

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swarmd.paths import FILE_MODE, make_dir
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -56,7 +58,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # exactly, whatever the umask
+    with open(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -79,13 +83,13 @@ def save(root: Path, files: dict[str, bytes], meta: dict[str, Any], keep: int) -
     for name in files:
         if not _FILE.fullmatch(name) or name == MANIFEST:
             raise ValueError(f"bad checkpoint file name {name!r}")
-    root.mkdir(parents=True, exist_ok=True)
+    make_dir(root)
     existing = sequence_numbers(root)
     seq = existing[0][0] + 1 if existing else 1
     final = root / f"ckpt-{seq:08d}"
     tmp = root / f".tmp-ckpt-{seq:08d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    make_dir(tmp)
     try:
         manifest = {"format": FORMAT, "seq": seq, "meta": meta, "files": {}}
         for name, data in files.items():

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
+from swarmd.paths import make_dir
 from swarmd.trainer import metrics, protocol
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.decisions import Limits, restart_delay, shrink_after_oom
@@ -178,8 +179,8 @@ class TrainerSupervisor:
 
     async def start(self) -> None:
         """Quick: spawning the worker and loading the model happen in the background."""
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        make_dir(self.cache_dir)
+        make_dir(self.checkpoint_dir)
         self._task = asyncio.create_task(self._life(), name="trainer-supervisor")
 
     async def stop(self) -> None:
