@@ -57,6 +57,13 @@ def _human_status(s: pb.Status) -> str:
         if rejected:
             mesh += f" · rejected {rejected}"
     lines.append(f"  mesh     {mesh}")
+    if m.state not in ("disabled", "unavailable"):
+        if m.announced_addrs:
+            lines.append(f"  announce {' '.join(m.announced_addrs)}")
+        if m.observed_addrs:
+            lines.append(f"  observed {' '.join(m.observed_addrs)}")
+        if m.reachability == "not_reachable":
+            lines.append(f"  WARNING  not reachable: {m.reachability_detail}")
     r = s.round
     rnd = f"{r.round} stage {r.stage}"
     if r.stage_count:

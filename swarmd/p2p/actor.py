@@ -9,10 +9,15 @@ Inside the thread:
 - ``boundary.py`` decides what gets in (``hardening.precheck``, then the topic
   validator) and delivers accepted data once per (kind, round, stage,
   sender), keeping the original signed bytes in the round store for pulls;
-- ``dialer.py`` dials bootnodes and peers learned from presence;
+- ``dialer.py`` dials bootnodes and peers learned from presence and peer
+  exchange, every known address with its own backoff;
+- ``addrs.py`` decides which addresses are offered and which of a peer's are
+  kept (never an unspecified one; loopback and private ones only where they
+  can work);
 - loops: presence (announce), ping (RTT, liveness), sweep (stale/removed,
-  connection state, stats), dial (bootnodes with backoff, peers learned
-  from presence).
+  connection state, dead connections closed, exchange with new connections,
+  stats), dial (bootnodes and known peers with backoff), reachability (a
+  peer dials our announced addresses back).
 
 Simplifications: every node dials every swarmd peer it learns of, up to
 ``p2p.max_peers`` (a full mesh for swarms of that size); there is no DHT.
@@ -32,6 +37,7 @@ import trio
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import p2p_pb2
+from swarmd.p2p import addrs as addrmod
 from swarmd.p2p import metrics as m
 from swarmd.p2p.blobs import BlobStore
 from swarmd.p2p.boundary import Boundary
@@ -40,12 +46,17 @@ from swarmd.p2p.codec import PRESENCE_KIND, KindRegistry, Protocols, encode_enve
 from swarmd.p2p.config import P2PConfig
 from swarmd.p2p.dialer import DIAL_INTERVAL_S, Dialer
 from swarmd.p2p.peers import PeerInfo, PeerTable
+from swarmd.p2p.ratelimit import RateLimiter
 from swarmd.p2p.records import Received, Stats
 from swarmd.p2p.store import RoundStore
 
 log = logging.getLogger("swarmd.p2p")
 
 SWEEP_INTERVAL_S = 1.0
+INTERFACES_TTL_S = 30.0
+EXCHANGE_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 3.0
+REACH_RETRY_S = 10.0
 
 
 class Sink(Protocol):
@@ -117,6 +128,19 @@ class NetworkActor:
         self.thread: threading.Thread | None = None
         self.built: Any = None
         self.pinger: Any = None
+        self._nursery: trio.Nursery | None = None
+        self._ifaces: list[str] = []
+        self._ifaces_at = float("-inf")
+        self.observed: dict[str, str] = {}  # peer -> the IP it sees our connection come from
+        self.conn_scopes: dict[str, str] = {}  # peer -> scope of its connection's remote IP
+        self.exchanged: set[str] = set()  # peers exchanged with on their current connection
+        self.conn_since: dict[str, float] = {}  # peer -> when its current connection was first seen
+        self.learned: dict[str, tuple[float, list[str]]] = {}  # peer exchange: peer -> (when, addrs)
+        self.reachability = ("unknown", "")
+        self._reach_next = 0.0
+        self._reach_for: tuple[str, ...] = ()
+        self._dial_backs = RateLimiter(0.2, 3)
+        self.dialer.on_dial = self._on_dial
 
     # -- thread lifecycle ------------------------------------------------------------
 
@@ -165,6 +189,11 @@ class NetworkActor:
         host.set_stream_handler(
             self.protocols.ping, lambda s: streams.serve_ping(s, 4 * cfg.ping_interval_s + cfg.ping_timeout_s)
         )
+        host.set_stream_handler(
+            self.protocols.exchange,
+            lambda s: streams.serve_exchange(s, self._answer_exchange, EXCHANGE_TIMEOUT_S),
+        )
+        hostmod.offer_addrs(built, self.announced_addrs)
         hostmod.harden(built, self.boundary.reject, lambda: self.state not in ("left", "stopping"))
         self.pinger = streams.Pinger(host, self.protocols.ping)
         async with (
@@ -180,15 +209,18 @@ class NetworkActor:
                 built.pubsub.set_topic_validator(topic, self.boundary.validator(channel), False)
                 await built.pubsub.subscribe(topic)
             self.bridge.attach(nursery)
+            self._nursery = nursery
             self.state = "alone"
             self.bridge.post(self.sink.on_ready, self.listen_addrs())
-            log.info("p2p listening on %s", " ".join(self.listen_addrs()))
+            log.info("p2p listening on %s; announcing %s", " ".join(self.listen_addrs()),
+                     " ".join(self.announced_addrs()) or "nothing")
             cfg = self.cfg
             nursery.start_soon(self._repeat, "presence", self._presence_step,
                                lambda: cfg.presence_interval_s * random.uniform(0.9, 1.1))
             nursery.start_soon(self._repeat, "ping", self._ping_step, lambda: cfg.ping_interval_s)
             nursery.start_soon(self._repeat, "sweep", self._sweep_step, lambda: SWEEP_INTERVAL_S)
             nursery.start_soon(self._repeat, "dial", lambda: self._dial_step(nursery), lambda: DIAL_INTERVAL_S)
+            nursery.start_soon(self._repeat, "reachability", self._reach_step, lambda: SWEEP_INTERVAL_S)
             await self._stop.wait()
             self.bridge.detach()
             nursery.cancel_scope.cancel()
@@ -196,10 +228,64 @@ class NetworkActor:
     def listen_addrs(self) -> list[str]:
         return [f"{a}/p2p/{self.peer_id}" for a in self.built.host.get_transport_addrs()]
 
-    def announced_addrs(self) -> list[str]:
+    def _interfaces(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._ifaces_at > INTERFACES_TTL_S:
+            try:
+                self._ifaces = addrmod.interface_ips()
+            except Exception as e:  # noqa: BLE001 - keep the last known list
+                log.debug("listing interface addresses failed: %s", e)
+            self._ifaces_at = now
+        return self._ifaces
+
+    def _transport_addrs(self) -> list[str]:
+        return [str(a) for a in self.built.host.get_transport_addrs()]
+
+    def observed_addrs(self) -> list[str]:
+        """Our addresses as peers see them: their observed IP with the port of a wildcard listen."""
+        ports: dict[bool, int] = {}
+        for a in self._transport_addrs():
+            t = addrmod.parse(a)
+            if t is not None and addrmod.scope_of_ip(t.ip) == addrmod.UNSPECIFIED:
+                ports.setdefault(t.v6, t.port)
+        out = [addrmod.observed_candidate(ip, ports) for ip in self.observed.values()]
+        return list(dict.fromkeys(a for a in out if a))
+
+    def offered_addrs(self) -> list[str]:
+        """What peers are told to dial (without /p2p): never an unspecified address."""
         if self.cfg.announce:
-            return [a if "/p2p/" in a else f"{a}/p2p/{self.peer_id}" for a in self.cfg.announce]
-        return self.listen_addrs()
+            return [addrmod.strip_peer(a) for a in self.cfg.announce]
+        return addrmod.offered(self._transport_addrs(), self._interfaces(), self.observed_addrs())
+
+    def announced_addrs(self) -> list[str]:
+        return [f"{a}/p2p/{self.peer_id}" for a in self.offered_addrs()]
+
+    def local_scopes(self) -> set[str]:
+        """Scopes of the networks this node's connections run over (what peers' addresses it can use)."""
+        from swarmd.p2p import streams
+
+        out = set()
+        for conns in list(self.built.host.get_network().connections.values()):
+            for conn in conns if isinstance(conns, list) else [conns]:
+                remote = streams.remote_address(conn)
+                if remote is not None:
+                    out.add(addrmod.scope_of_ip(remote[0]))
+        return out
+
+    def _conn_scope(self, peer: Any) -> str:
+        from swarmd.p2p import streams
+
+        conns = self.built.host.get_network().get_connections(peer)
+        remote = streams.remote_address(conns[0]) if conns else None
+        return addrmod.scope_of_ip(remote[0]) if remote else addrmod.PUBLIC
+
+    def _keep_addrs(self, peer_id: str, addrs: list[str], scopes: set[str]) -> list[str]:
+        own = [a for a in addrs if addrmod.peer_of(a) in ("", peer_id)]
+        kept = addrmod.keep_from_peer(own, scopes, self.cfg.share_local_addrs)
+        return [a if "/p2p/" in a else f"{a}/p2p/{peer_id}" for a in kept][:16]
+
+    def _on_dial(self, peer_id: str, addr: str, error: str | None) -> None:
+        log.debug("dialed %s at %s: %s", peer_id, addr, error or "ok")
 
     def _lookup(self, kind: str, round: int, stage: int) -> dict[str, bytes]:
         m.PULL_SERVED.inc()
@@ -208,6 +294,13 @@ class NetworkActor:
     # -- presence and peers ------------------------------------------------------------
 
     def _on_presence(self, peer_id: str, presence: p2p_pb2.Presence) -> None:
+        kept = self._keep_addrs(peer_id, list(presence.addrs), self.local_scopes())
+        if kept != list(presence.addrs):
+            p = p2p_pb2.Presence()
+            p.CopyFrom(presence)
+            del p.addrs[:]
+            p.addrs.extend(kept)
+            presence = p
         self._emit(self.table.on_presence(peer_id, presence, trio.current_time()))
         if presence.leaving:
             self.dialer.forget(peer_id)
@@ -257,7 +350,35 @@ class NetworkActor:
         self.table.set_connected(set(connected), now)
         changes = self.table.sweep(now)
         self._emit(changes)
+        for change, rec in changes:
+            if change == "removed":
+                self.dialer.forget(rec.peer_id)
         drop = [connected[rec.peer_id] for change, rec in changes if change == "removed" and rec.peer_id in connected]
+        # A connection to a peer that stopped answering is dead (a partition, a frozen
+        # process): close it so that the dialer redials as soon as the peer is back.
+        for pid in connected:
+            self.conn_since.setdefault(pid, now)
+        for pid in [p for p in self.conn_since if p not in connected]:
+            del self.conn_since[pid]
+        # (A new connection gets stale_after_s to answer a ping before it counts as dead.)
+        dead = [connected[r.peer_id] for r in self.table.records.values()
+                if r.liveness == "stale" and r.peer_id in connected and connected[r.peer_id] not in drop
+                and now - self.conn_since[r.peer_id] > self.cfg.stale_after_s]
+        for peer in dead:
+            log.info("closing the connection to %s: silent for %.0fs", peer.to_base58(),
+                     now - self.table.records[peer.to_base58()].last_seen)
+        drop += dead
+        self.conn_scopes = {pid: self._conn_scope(p) for pid, p in connected.items()}
+        self.exchanged &= set(connected)
+        if self.state not in ("left", "stopping") and self._nursery is not None:
+            for pid in set(connected) - self.exchanged - {p.to_base58() for p in dead}:
+                self.exchanged.add(pid)
+                self._nursery.start_soon(self._exchange_with, pid, [])
+        for pid in [p for p in self.observed if p not in connected]:
+            del self.observed[pid]
+        cutoff = now - self.cfg.remove_after_s
+        for pid in [p for p, (at, _) in self.learned.items() if at < cutoff or p in self.table.gone]:
+            del self.learned[pid]
         if self.state == "left":
             drop = list(connected.values())
         elif self.state != "stopping":
@@ -282,6 +403,10 @@ class NetworkActor:
         stats = Stats(
             state=self.state,
             listen_addrs=tuple(self.listen_addrs()),
+            announced_addrs=tuple(self.announced_addrs()),
+            observed_addrs=tuple(self.observed_addrs()),
+            reachability=self.reachability[0],
+            reachability_detail=self.reachability[1],
             connected=connected,
             live=live,
             stale=stale,
@@ -296,9 +421,136 @@ class NetworkActor:
 
     async def _dial_step(self, nursery: trio.Nursery) -> None:
         if self.state not in ("left", "stopping"):
-            known = [(r.peer_id, list(r.addrs)) for r in self.table.records.values()
-                     if r.announced and r.addrs and r.liveness == "live"]
+            # Stale peers too: a partitioned peer is redialed (with backoff) until it is forgotten.
+            known = [(r.peer_id, list(r.addrs)) for r in self.table.records.values() if r.announced and r.addrs]
+            known += [(p, addrs) for p, (_, addrs) in self.learned.items()
+                      if p not in self.table.records and p not in self.table.gone]
             self.dialer.step(nursery, known)
+
+    # -- exchange and reachability --------------------------------------------------------
+
+    async def _exchange_with(self, peer_id: str, dial_back: list[str]) -> p2p_pb2.ExchangeResponse | None:
+        """Ask a connected peer how it sees us and whom it knows (and to dial us back)."""
+        from libp2p.peer.id import ID
+
+        from swarmd.p2p import streams
+        from swarmd.p2p.hardening import ED25519_ID_PREFIX
+
+        resp = None
+        try:
+            with trio.move_on_after(EXCHANGE_TIMEOUT_S + (PROBE_TIMEOUT_S if dial_back else 0)):
+                resp = await streams.request_exchange(
+                    self.built.host, ID.from_base58(peer_id), self.protocols.exchange,
+                    p2p_pb2.ExchangeRequest(dial_back=dial_back[: streams.DIAL_BACK_MAX]),
+                )
+        except Exception as e:  # noqa: BLE001 - peers without the protocol, closed connections
+            log.debug("exchange with %s failed: %s", peer_id, e)
+            return None
+        if resp is None:
+            return None
+        t = addrmod.parse(resp.observed)
+        if t is not None and addrmod.scope_of_ip(t.ip) not in (addrmod.UNSPECIFIED, addrmod.LOOPBACK):
+            self.observed[peer_id] = t.ip
+        now = trio.current_time()
+        scopes = self.local_scopes()
+        for pa in resp.peers[: self.cfg.max_peers]:
+            raw = bytes(pa.peer_id)
+            if len(raw) != len(ED25519_ID_PREFIX) + 32 or not raw.startswith(ED25519_ID_PREFIX):
+                self.boundary.reject(peer_id, "bad_peer_record", "peer exchange: not an Ed25519 peer ID")
+                continue
+            pid = base58.b58encode(raw).decode()
+            if pid == self.peer_id:
+                continue
+            addrs = self._keep_addrs(pid, list(pa.addrs)[:16], scopes)
+            if addrs and (pid in self.learned or len(self.learned) < 4 * self.cfg.max_peers):
+                self.learned[pid] = (now, addrs)
+        return resp
+
+    async def _answer_exchange(self, peer_id: str, remote: tuple[str, int] | None,
+                               req: p2p_pb2.ExchangeRequest) -> p2p_pb2.ExchangeResponse:
+        from swarmd.p2p import streams
+
+        resp = p2p_pb2.ExchangeResponse()
+        remote_scope = addrmod.scope_of_ip(remote[0]) if remote else addrmod.PUBLIC
+        if remote is not None:
+            resp.observed = addrmod.TcpAddr(remote[0], remote[1], ":" in remote[0]).multiaddr()
+        for rec in list(self.table.records.values())[:64]:
+            if rec.peer_id == peer_id or not rec.announced or rec.liveness != "live":
+                continue
+            addrs = addrmod.share_with(rec.addrs, remote_scope, self.cfg.share_local_addrs)[:8]
+            if addrs:
+                resp.peers.append(p2p_pb2.PeerAddrs(peer_id=base58.b58decode(rec.peer_id), addrs=addrs))
+        if not req.dial_back:
+            return resp
+        if not self._dial_backs.allow(peer_id, trio.current_time()):
+            resp.dial_back.extend(p2p_pb2.DialBackResult(addr=a[:200], error="too many dial-back requests")
+                                  for a in req.dial_back[: streams.DIAL_BACK_MAX])
+            return resp
+        results: dict[int, p2p_pb2.DialBackResult] = {}
+
+        async def one(i: int, addr: str) -> None:
+            t = addrmod.parse(addr)
+            error = None
+            if t is None:
+                error = "not an /ip4|ip6/<ip>/tcp/<port> address"
+            elif addrmod.scope_of_ip(t.ip) == addrmod.LOOPBACK and remote_scope != addrmod.LOOPBACK:
+                error = "a loopback address: no other host can dial it"
+            elif remote is None or t.ip != remote[0]:
+                error = f"not the address this connection comes from ({remote[0] if remote else 'unknown'})"
+            else:
+                error = await streams.probe(addr, PROBE_TIMEOUT_S)
+            results[i] = p2p_pb2.DialBackResult(addr=addr[:200], ok=error is None, error=error or "")
+
+        async with trio.open_nursery() as nursery:
+            for i, addr in enumerate(req.dial_back[: streams.DIAL_BACK_MAX]):
+                nursery.start_soon(one, i, addr)
+        resp.dial_back.extend(results[i] for i in sorted(results))
+        return resp
+
+    async def _reach_step(self) -> None:
+        """Now and then, ask a connected peer to dial our announced addresses back."""
+        if self.cfg.reachability_check_s <= 0 or self.state in ("left", "stopping"):
+            return
+        now = trio.current_time()
+        offered = tuple(self.offered_addrs())
+        if now < self._reach_next and offered == self._reach_for:
+            return
+        connected = [p.to_base58() for p in self.built.host.get_connected_peers()]
+        connected = [p for p in connected if p in self.table.records and self.table.records[p].announced]
+        if not connected:
+            return
+        # Prefer a peer on another host: a loopback peer proves nothing about the network.
+        outside = [p for p in connected if self.conn_scopes.get(p) not in (addrmod.LOOPBACK, None)]
+        peer = random.choice(outside or connected)
+        remote_scope = self.conn_scopes.get(peer, addrmod.PUBLIC)
+        fix = ("set p2p.listen to an address peers can reach (e.g. /ip4/0.0.0.0/tcp/4001) and, behind NAT "
+               "or a port forward, p2p.announce to the address they should dial")
+        if offered and all(addrmod.scope(a) == addrmod.LOOPBACK for a in offered) and remote_scope != addrmod.LOOPBACK:
+            result = ("not_reachable", f"peers on other hosts cannot dial this node: it announces only "
+                      f"loopback addresses ({' '.join(offered)}); {fix}")
+        elif not offered:
+            result = ("not_reachable", f"this node announces no address; {fix}")
+        else:
+            resp = await self._exchange_with(peer, list(offered))
+            name = self.table.records[peer].name if peer in self.table.records else ""
+            if resp is None or not resp.dial_back:
+                self._reach_next = now + REACH_RETRY_S
+                return
+            good = [r.addr for r in resp.dial_back if r.ok]
+            if good:
+                result = ("reachable", "")
+            else:
+                why = "; ".join(f"{r.addr}: {r.error}" for r in resp.dial_back[:4])
+                result = ("not_reachable", f"{name or peer} could not dial this node back ({why}); {fix}")
+        self._reach_for = offered
+        self._reach_next = now + self.cfg.reachability_check_s
+        if result != self.reachability:
+            if result[0] == "not_reachable":
+                log.warning("this node is not reachable: %s", result[1])
+            else:
+                log.info("this node is reachable at %s (dialed back by a peer)", " ".join(offered))
+            m.REACHABLE.set(1 if result[0] == "reachable" else 0)
+        self.reachability = result
 
     async def _disconnect_all(self, peers: list[Any]) -> None:
         async with trio.open_nursery() as nursery:

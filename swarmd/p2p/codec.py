@@ -51,6 +51,10 @@ class Protocols:
     def ping(self) -> str:
         return f"/swarmd/{self.swarm_id}/ping/1"
 
+    @property
+    def exchange(self) -> str:
+        return f"/swarmd/{self.swarm_id}/exchange/1"
+
 
 @dataclass(frozen=True)
 class KindSpec:

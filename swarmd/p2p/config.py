@@ -22,12 +22,14 @@ class P2PConfig(Section):
     listen: list[str] = Field(
         ["/ip4/127.0.0.1/tcp/0"],
         description="Multiaddrs to listen on. The default is loopback on a free port; a server "
-        "reachable by others uses e.g. ['/ip4/0.0.0.0/tcp/4001'].",
+        "reachable by others uses e.g. ['/ip4/0.0.0.0/tcp/4001'] (0.0.0.0 and :: are announced as "
+        "the host's interface addresses, never as such).",
     )
     announce: list[str] = Field(
         [],
         description="Multiaddrs announced to peers instead of the listen addresses (a server "
-        "behind NAT announces its public address, e.g. '/ip4/203.0.113.7/tcp/4001').",
+        "behind NAT announces its public address, e.g. '/ip4/203.0.113.7/tcp/4001'). Unset: the "
+        "listen addresses (expanded) plus the addresses peers observe.",
     )
     bootnodes: list[str] = Field(
         [],
@@ -71,8 +73,29 @@ class P2PConfig(Section):
     remove_after_s: float = Field(
         60.0, gt=0, le=86400, description="A stale peer not heard from for this long is forgotten and disconnected."
     )
-    redial_min_s: float = Field(1.0, gt=0, le=600, description="First redial delay for a bootnode.")
-    redial_max_s: float = Field(30.0, gt=0, le=3600, description="Largest redial delay (exponential backoff).")
+    share_local_addrs: bool = Field(
+        False,
+        description="Offer private (10/8, 192.168/16, ...) addresses also to peers that reached this node "
+        "over a public network, and keep such addresses from them. Loopback addresses are only ever "
+        "used between nodes connected over loopback.",
+    )
+    redial_min_s: float = Field(
+        1.0, gt=0, le=600, description="First redial delay of an address of a bootnode or a known peer."
+    )
+    redial_max_s: float = Field(
+        8.0,
+        gt=0,
+        le=3600,
+        description="Largest redial delay per address (exponential backoff): a peer back from a "
+        "partition is redialed within about this long.",
+    )
+    reachability_check_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="How often a connected peer is asked to dial this node back at its announced "
+        "addresses (0: never); the result shows in the log, status and dashboard.",
+    )
     dial_timeout_s: float = Field(5.0, gt=0, le=120, description="Deadline of one dial.")
     rate_limit_per_s: float = Field(
         20.0, gt=0, le=10000, description="Gossip messages accepted per second from one origin peer."
@@ -121,6 +144,16 @@ class P2PConfig(Section):
     @classmethod
     def _addrs(cls, v: list[str]) -> list[str]:
         return [_check_multiaddr(a, need_peer_id=False) for a in v]
+
+    @field_validator("announce")
+    @classmethod
+    def _announce(cls, v: list[str]) -> list[str]:
+        from swarmd.p2p.addrs import UNSPECIFIED, scope
+
+        for a in v:
+            if scope(a) == UNSPECIFIED:
+                raise ValueError(f"{a!r} is an unspecified address; announce one that peers can dial")
+        return v
 
     @field_validator("bootnodes")
     @classmethod

@@ -37,7 +37,7 @@ from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
-from swarmd.p2p import hardening
+from swarmd.p2p import hardening, loghygiene
 from swarmd.p2p.codec import Protocols
 from swarmd.p2p.config import P2PConfig
 
@@ -54,12 +54,8 @@ class Built:
 
 
 def attach_logging(level: str) -> None:
-    """py-libp2p detaches its loggers from the root on import; send them through ours."""
-    for name in ["libp2p", *[n for n in logging.root.manager.loggerDict if n.startswith("libp2p.")]]:
-        lg = logging.getLogger(name)
-        lg.handlers.clear()
-        lg.propagate = True
-    logging.getLogger("libp2p").setLevel(level.upper())
+    """py-libp2p detaches its loggers from the root on import; send them through ours, rate-limited."""
+    loghygiene.install(level)
     # multiaddr logs every parse at DEBUG: thousands of lines a second under load.
     logging.getLogger("multiaddr").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
     # Every failed redial of a down bootnode is an ERROR there; the dialer reports outages itself.
@@ -129,6 +125,16 @@ def build(cfg: P2PConfig, private_key_bytes: bytes, protocols: Protocols, guard:
     )
     pubsub.guard = guard
     return Built(host, pubsub, gossipsub, listen)
+
+
+def offer_addrs(built: Built, announced: Any) -> None:
+    """What identify and signed peer records carry: ``announced()`` (never 0.0.0.0 or ::), not
+    the raw listen addresses; and one dial attempt per address (the dialer retries with backoff)."""
+    from libp2p.network.config import RetryConfig
+
+    host = built.host
+    host.get_addrs = lambda: [multiaddr.Multiaddr(a) for a in announced()]
+    host.get_network().retry_config = RetryConfig(max_retries=0)
 
 
 def harden(built: Built, on_error: Any, admit: Any) -> None:

@@ -40,3 +40,11 @@ DROPPED = Counter(
     registry=REGISTRY,
 )
 DIALS = Counter("swarmd_p2p_dials_total", "Outbound dials, by outcome.", ["outcome"], registry=REGISTRY)
+LIBRARY_LOG_SUPPRESSED = Counter(
+    "swarmd_p2p_library_log_suppressed_total",
+    "py-libp2p log records dropped by the rate limit, by the library's module.", ["module"], registry=REGISTRY,
+)
+REACHABLE = Gauge(
+    "swarmd_p2p_reachable", "1 when a peer could dial this node back at its announced addresses, 0 when not.",
+    registry=REGISTRY,
+)

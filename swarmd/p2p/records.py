@@ -26,6 +26,10 @@ class Stats:
 
     state: str = "starting"  # starting | alone | connected | left
     listen_addrs: tuple[str, ...] = ()
+    announced_addrs: tuple[str, ...] = ()  # what peers are told to dial
+    observed_addrs: tuple[str, ...] = ()  # our addresses as peers see them
+    reachability: str = "unknown"  # unknown | reachable | not_reachable
+    reachability_detail: str = ""
     connected: int = 0
     live: int = 0
     stale: int = 0

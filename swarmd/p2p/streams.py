@@ -1,4 +1,4 @@
-"""The mesh's request/response stream protocols (network thread only): pull, blob, ping.
+"""The mesh's request/response stream protocols (network thread only): pull, blob, ping, exchange.
 
 Framing is a varint length prefix and a body, with a cap checked before the
 body is read. Every server handler runs under a deadline (a slow or silent
@@ -10,6 +10,11 @@ bad stream costs that stream only.
   raw chunk frames until ``size`` bytes; the asker checks the SHA-256.
 - ping (/swarmd/<swarm>/ping/1): a long-lived stream; the asker writes 8
   bytes, the server echoes them.
+- exchange (/swarmd/<swarm>/exchange/1): one ``ExchangeRequest``, one
+  ``ExchangeResponse``: how the server sees the asker's address, the live
+  peers it knows (addresses filtered for the asker's network), and the
+  result of dialing back the addresses the asker listed (TCP, expecting a
+  libp2p multistream header; only the IP the asker's connection comes from).
 """
 
 from __future__ import annotations
@@ -253,3 +258,77 @@ class Pinger:
                     await stream.reset()
             except Exception:  # noqa: BLE001
                 pass
+
+
+# -- exchange (observed address, peer exchange, dial-back) ---------------------------
+
+MULTISTREAM_HEADER = b"\x13/multistream/1.0.0\n"
+DIAL_BACK_MAX = 8
+
+
+def remote_address(conn_or_stream: Any) -> tuple[str, int] | None:
+    """(ip, port) of the other end of a libp2p connection or stream, if the transport tells."""
+    muxed = getattr(conn_or_stream, "muxed_conn", conn_or_stream)
+    get = getattr(muxed, "get_remote_address", None)
+    try:
+        result = get() if callable(get) else None
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(result, tuple) and len(result) == 2:
+        return str(result[0]), int(result[1])
+    return None
+
+
+async def probe(addr: str, limit_s: float) -> str | None:
+    """Dial ``addr`` over TCP and check that a libp2p node answers (multistream header); None if so."""
+    from swarmd.p2p.addrs import parse
+
+    t = parse(addr)
+    if t is None:
+        return "not an /ip4|ip6/.../tcp/... address"
+    try:
+        with trio.fail_after(limit_s):
+            conn = await trio.open_tcp_stream(t.ip, t.port)
+            try:
+                got = b""
+                while len(got) < len(MULTISTREAM_HEADER):
+                    chunk = await conn.receive_some(len(MULTISTREAM_HEADER) - len(got))
+                    if not chunk:
+                        break
+                    got += chunk
+            finally:
+                with trio.move_on_after(0.5):
+                    await conn.aclose()
+    except trio.TooSlowError:
+        return f"no answer within {limit_s:.0f}s"
+    except OSError as e:
+        return e.strerror or type(e).__name__
+    if got != MULTISTREAM_HEADER:
+        return "something else answers there"
+    return None
+
+
+ExchangeAnswer = Callable[[str, tuple[str, int] | None, p2p_pb2.ExchangeRequest], Any]
+
+
+async def serve_exchange(stream: Any, answer: ExchangeAnswer, limit_s: float) -> None:
+    with trio.fail_after(limit_s):
+        req = p2p_pb2.ExchangeRequest()
+        req.ParseFromString(await read_frame(stream, REQUEST_MAX_BYTES))
+        peer = stream.muxed_conn.peer_id.to_base58()
+        resp = await answer(peer, remote_address(stream), req)
+        await stream.write(frame(resp.SerializeToString()))
+    await close_quietly(stream)
+
+
+async def request_exchange(host: Any, peer_id: Any, protocol: str,
+                           req: p2p_pb2.ExchangeRequest) -> p2p_pb2.ExchangeResponse:
+    """Ask one peer (the caller sets the deadline)."""
+    stream = await host.new_stream(peer_id, [protocol])
+    try:
+        await stream.write(frame(req.SerializeToString()))
+        resp = p2p_pb2.ExchangeResponse()
+        resp.ParseFromString(await read_frame(stream, REQUEST_MAX_BYTES))
+        return resp
+    finally:
+        await close_quietly(stream)

@@ -141,6 +141,10 @@ class Mesh:
         mesh.rejected.update(s.rejected)
         mesh.pull_fetches = s.pull_fetches
         mesh.bootnodes[:] = list(s.bootnodes)
+        mesh.announced_addrs[:] = list(s.announced_addrs)
+        mesh.observed_addrs[:] = list(s.observed_addrs)
+        mesh.reachability = s.reachability
+        mesh.reachability_detail = s.reachability_detail
 
     # -- sink: called on the event loop by the bridge -------------------------------
 

@@ -107,8 +107,17 @@
     text("rounds-completed", num(r.rounds_completed));
     text("last-reward", r.has_last_reward ? fixed(r.last_reward) : "");
     const m = s.mesh || {};
-    $("mesh-state").replaceChildren(badge(m.state), document.createTextNode(
-      m.state === "disabled" || m.state === "unavailable" ? "" : ` ${num(m.connected_peers)} connected`));
+    const meshParts = [badge(m.state), document.createTextNode(
+      m.state === "disabled" || m.state === "unavailable" ? "" : ` ${num(m.connected_peers)} connected`)];
+    if (m.reachability === "not_reachable") {
+      // Peers cannot dial this node back: say so, with the setting to change.
+      const warn = document.createElement("div");
+      warn.id = "mesh-reachability";
+      warn.className = "warning";
+      warn.textContent = `not reachable: ${m.reachability_detail || ""}`;
+      meshParts.push(warn);
+    }
+    $("mesh-state").replaceChildren(...meshParts);
     const t = s.training || {};
     $("training-state").replaceChildren(badge(t.state), document.createTextNode(
       t.model ? ` ${t.model}${t.device ? " on " + t.device : ""}, step ${num(t.step)}` : ""));

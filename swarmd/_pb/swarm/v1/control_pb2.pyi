@@ -63,7 +63,7 @@ class Status(_message.Message):
     def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., uptime_s: _Optional[float] = ..., swarm_id: _Optional[str] = ..., data_dir: _Optional[str] = ..., state: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ..., mesh: _Optional[_Union[MeshStatus, _Mapping]] = ..., round: _Optional[_Union[RoundStatus, _Mapping]] = ..., training: _Optional[_Union[TrainingStatus, _Mapping]] = ..., chain: _Optional[_Union[ChainStatus, _Mapping]] = ..., pid: _Optional[int] = ..., dashboard_url: _Optional[str] = ...) -> None: ...
 
 class MeshStatus(_message.Message):
-    __slots__ = ("state", "listen_addrs", "connected_peers", "live_peers", "stale_peers", "mesh_peers", "messages_in", "messages_out", "rejected", "pull_fetches", "bootnodes")
+    __slots__ = ("state", "listen_addrs", "connected_peers", "live_peers", "stale_peers", "mesh_peers", "messages_in", "messages_out", "rejected", "pull_fetches", "bootnodes", "announced_addrs", "observed_addrs", "reachability", "reachability_detail")
     class MeshPeersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,10 @@ class MeshStatus(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     PULL_FETCHES_FIELD_NUMBER: _ClassVar[int]
     BOOTNODES_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCED_ADDRS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_ADDRS_FIELD_NUMBER: _ClassVar[int]
+    REACHABILITY_FIELD_NUMBER: _ClassVar[int]
+    REACHABILITY_DETAIL_FIELD_NUMBER: _ClassVar[int]
     state: str
     listen_addrs: _containers.RepeatedScalarFieldContainer[str]
     connected_peers: int
@@ -100,7 +104,11 @@ class MeshStatus(_message.Message):
     rejected: _containers.ScalarMap[str, int]
     pull_fetches: int
     bootnodes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, state: _Optional[str] = ..., listen_addrs: _Optional[_Iterable[str]] = ..., connected_peers: _Optional[int] = ..., live_peers: _Optional[int] = ..., stale_peers: _Optional[int] = ..., mesh_peers: _Optional[_Mapping[str, int]] = ..., messages_in: _Optional[int] = ..., messages_out: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ..., pull_fetches: _Optional[int] = ..., bootnodes: _Optional[_Iterable[str]] = ...) -> None: ...
+    announced_addrs: _containers.RepeatedScalarFieldContainer[str]
+    observed_addrs: _containers.RepeatedScalarFieldContainer[str]
+    reachability: str
+    reachability_detail: str
+    def __init__(self, state: _Optional[str] = ..., listen_addrs: _Optional[_Iterable[str]] = ..., connected_peers: _Optional[int] = ..., live_peers: _Optional[int] = ..., stale_peers: _Optional[int] = ..., mesh_peers: _Optional[_Mapping[str, int]] = ..., messages_in: _Optional[int] = ..., messages_out: _Optional[int] = ..., rejected: _Optional[_Mapping[str, int]] = ..., pull_fetches: _Optional[int] = ..., bootnodes: _Optional[_Iterable[str]] = ..., announced_addrs: _Optional[_Iterable[str]] = ..., observed_addrs: _Optional[_Iterable[str]] = ..., reachability: _Optional[str] = ..., reachability_detail: _Optional[str] = ...) -> None: ...
 
 class RoundStatus(_message.Message):
     __slots__ = ("round", "stage", "stage_count", "phase", "source", "environment", "rounds_completed", "last_reward", "has_last_reward", "seconds_in_phase")

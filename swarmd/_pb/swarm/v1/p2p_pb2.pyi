@@ -1,8 +1,8 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -97,3 +97,37 @@ class LoadBatch(_message.Message):
     round: int
     filler: bytes
     def __init__(self, round: _Optional[int] = ..., filler: _Optional[bytes] = ...) -> None: ...
+
+class ExchangeRequest(_message.Message):
+    __slots__ = ("dial_back",)
+    DIAL_BACK_FIELD_NUMBER: _ClassVar[int]
+    dial_back: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dial_back: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PeerAddrs(_message.Message):
+    __slots__ = ("peer_id", "addrs")
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRS_FIELD_NUMBER: _ClassVar[int]
+    peer_id: bytes
+    addrs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, peer_id: _Optional[bytes] = ..., addrs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DialBackResult(_message.Message):
+    __slots__ = ("addr", "ok", "error")
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    addr: str
+    ok: bool
+    error: str
+    def __init__(self, addr: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ExchangeResponse(_message.Message):
+    __slots__ = ("observed", "peers", "dial_back")
+    OBSERVED_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    DIAL_BACK_FIELD_NUMBER: _ClassVar[int]
+    observed: str
+    peers: _containers.RepeatedCompositeFieldContainer[PeerAddrs]
+    dial_back: _containers.RepeatedCompositeFieldContainer[DialBackResult]
+    def __init__(self, observed: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[PeerAddrs, _Mapping]]] = ..., dial_back: _Optional[_Iterable[_Union[DialBackResult, _Mapping]]] = ...) -> None: ...
