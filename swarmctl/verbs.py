@@ -79,7 +79,10 @@ def _human_status(s: pb.Status) -> str:
     t = s.training
     train = t.state
     if t.model:
-        train += f" · {t.model} on {t.device}/{t.dtype} · step {t.step}"
+        train += f" · {t.model}"
+        if t.device:
+            train += f" on {t.device}" + (f"/{t.dtype}" if t.dtype else "")
+        train += f" · step {t.step}"
         if t.last_step_s:
             train += f" · reward {t.last_reward_mean:.3f} · loss {t.last_loss:.4f} · {t.last_step_s:.1f}s/step"
         if t.worker_restarts:
@@ -111,7 +114,7 @@ def _human_peers(reply: pb.ListPeersResponse) -> str:
                 p.peer_id,
                 p.liveness + ("" if p.connected else " (disconnected)"),
                 f"{p.rtt_ms:.1f}ms" if p.rtt_ms else "-",
-                f"{p.round}.{p.stage}",
+                str(p.round) + (f" stage {p.stage}" if p.stage else ""),
                 p.model or "-",
                 f"{p.last_seen_s_ago:.0f}s ago",
             )
@@ -177,24 +180,9 @@ def submit(stub, args) -> int:
 
 
 def _human_board(board: pb.Leaderboard) -> str:
-    if not board.entries:
-        return "no entries"
-    rows = [("#", "NAME", "PEER ID", "ROUNDS", "REWARD", "WINS", "CHAIN REWARD", "CHAIN WINS")]
-    for i, e in enumerate(board.entries, 1):
-        rows.append(
-            (
-                str(i),
-                e.name,
-                e.peer_id,
-                str(e.rounds),
-                f"{e.verified_reward:.3f}",
-                str(e.wins),
-                str(e.chain_reward) if e.has_chain_totals else "-",
-                str(e.chain_wins) if e.has_chain_totals else "-",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    from swarmd import tables
+
+    return tables.leaderboard(board)
 
 
 def leaderboard(stub, args) -> int:

@@ -83,6 +83,8 @@ class Daemon:
 
             self.swarm = SwarmGame(self)
             subsystems.append(self.swarm)
+            if self.trainer is not None:
+                self.trainer.card_facts = self.swarm.card_facts  # an export's model card
         if self.config.web.enabled:
             from swarmd.web.server import WebServer
 

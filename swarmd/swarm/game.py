@@ -426,7 +426,7 @@ class SwarmGame:
         return pb.SubmitResultsResponse(queued=queued, pending=pending)
 
     def leaderboard(self, query: str = "", limit: int = 0) -> pb.Leaderboard:
-        board = pb.Leaderboard()
+        board = pb.Leaderboard(chain_reward_scale=self.cfg.reward_scale)
         for rec in self.state.leaderboard(query, limit):
             entry = board.entries.add(
                 peer_id=rec.peer_id, name=rec.name, rounds=rec.rounds, verified_reward=rec.verified_reward, wins=rec.wins
@@ -435,6 +435,24 @@ class SwarmGame:
                 reward, wins = self.chain_totals[rec.peer_id]
                 entry.has_chain_totals, entry.chain_reward, entry.chain_wins = True, int(reward), int(wins)
         return board
+
+    def card_facts(self) -> dict[str, Any]:
+        """What an exported adapter's model card says about the training (swarmd.trainer.card)."""
+        from swarmd.trainer.tasks import preset
+
+        trained = [h["round"] for h in self.state.history if h.get("train")]
+        metrics = getattr(self.daemon.trainer, "last_metrics", None) or {}
+        return {
+            "swarm_id": self.daemon.config.node.swarm_id,
+            "node_name": self.daemon.identity.name,
+            "peer_id": self.daemon.identity.peer_id,
+            "environment": self.env.name,
+            "rounds": self.state.stages_trained,
+            "last_round": max(trained) if trained else None,
+            "task_preset": self.cfg.tasks,
+            "tasks": [t.to_json() for t in preset(self.cfg.tasks)],
+            "held_out": {k: float(v) for k, v in metrics.items() if k.startswith(("heldout", "held_out"))},
+        }
 
     def round_history(self, limit: int = 0) -> list[dict[str, Any]]:
         rows = list(self.state.history)

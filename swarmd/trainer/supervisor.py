@@ -32,6 +32,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,8 @@ class TrainerSupervisor:
         self.last_stats: TrainStats | None = None
         self.last_generation: dict[str, float] = {}
         self.last_checkpoint = ""
+        # What an export's model card says about the training (the daemon wires in the swarm's facts).
+        self.card_facts: Callable[[], dict[str, Any]] = lambda: {}
         self.limits = Limits(config.micro_batch)
         self._restored: dict[str, Any] | None = None
         self._history: collections.deque[dict[str, Any]] = collections.deque(maxlen=HISTORY)
@@ -265,7 +268,12 @@ class TrainerSupervisor:
         """Write the adapter as a plain PEFT directory (``directory`` absolute, absent or empty)."""
         if not directory or not os.path.isabs(directory):
             raise InvalidRequest(f"export directory {directory!r} must be an absolute path")
-        result, _ = await self._call("export", {"directory": directory})
+        try:
+            facts = self.card_facts()
+        except Exception:  # noqa: BLE001 - a model card with fewer facts beats no export
+            log.warning("export: the model card's facts are unavailable", exc_info=True)
+            facts = {}
+        result, _ = await self._call("export", {"directory": directory, "facts": facts})
         return pb.ExportAdapterResponse(directory=result["directory"], policy_version=result["policy_version"])
 
     # -- requests --------------------------------------------------------------------------

@@ -131,7 +131,10 @@ class Worker:
         return {"step": self.policy.step}, self.policy.adapter_bytes()
 
     def op_export(self, args: dict, limits: dict) -> tuple[dict, bytes]:
-        self.policy.export(str(args["directory"]))
+        facts = args.get("facts") or {}
+        if not isinstance(facts, dict):
+            raise protocol.ProtocolError("facts must be an object")
+        self.policy.export(str(args["directory"]), facts)
         return {"directory": str(args["directory"]), "policy_version": self.policy.step}, b""
 
     def op_describe(self, args: dict, limits: dict) -> tuple[dict, bytes]:

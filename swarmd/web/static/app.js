@@ -181,6 +181,8 @@
     unavailable("leaderboard-panel", null);
     const entries = r.body.entries || [];
     const chain = entries.some((e) => e.has_chain_totals);
+    // The contract stores integers (reward × scale); shown in the local column's units.
+    const scale = num(r.body.chain_reward_scale) || 1;
     $("leaderboard-panel").classList.toggle("hide-chain", !chain);
     for (const e of entries) if (e.name) state.names[e.peer_id] = e.name;
     body.replaceChildren(...entries.map((e, i) => {
@@ -191,7 +193,8 @@
         { text: num(e.rounds), cls: "num" },
         { text: fixed(e.verified_reward), cls: "num" },
         { text: num(e.wins), cls: "num" },
-        { text: e.has_chain_totals ? num(e.chain_reward) : "–", cls: "num chain-col" },
+        { text: e.has_chain_totals ? fixed(num(e.chain_reward) / scale) : "–", cls: "num chain-col",
+          title: e.has_chain_totals ? `${num(e.chain_reward)} on chain (reward × ${scale})` : "" },
         { text: e.has_chain_totals ? num(e.chain_wins) : "–", cls: "num chain-col" },
       ], e.peer_id === state.self ? "self" : "");
       tr.dataset.peerId = e.peer_id;
@@ -237,14 +240,34 @@
       data: { rounds: rounds.length, lastRound: rounds.length ? rounds[rounds.length - 1].round : "" },
     });
     const recent = rounds.slice(-12).reverse();
+    // One column per peer scored in these rounds, this node first: the round timeline of the swarm.
+    const others = [...new Set(recent.flatMap((rd) => Object.keys(rd.rewards || {})))]
+      .filter((p) => p !== self).sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+    const columns = [self, ...others];
+    const head = (label, cls, title) => {
+      const th = document.createElement("th");
+      th.textContent = label;
+      if (cls) th.className = cls;
+      if (title) th.title = title;
+      return th;
+    };
+    $("rounds-head").replaceChildren(
+      head("round"), head("stage"),
+      ...columns.map((p) => head(p === self ? `${nameOf(p)} (this node)` : nameOf(p), "num peer-col", p)),
+      head("groups (local / external)", "num"), head("winners"));
     $("rounds-body").replaceChildren(...recent.map((rd) => {
+      const rewards = rd.rewards || {};
       const tr = row([
         rd.round, rd.stage,
-        { text: fixed(rd.own_reward), cls: "num" },
+        ...columns.map((p) => {
+          const v = p === self && rd.own_reward !== undefined && rd.own_reward !== null ? rd.own_reward : rewards[p];
+          return { text: v === undefined || v === null ? "–" : fixed(v), cls: p === self ? "num self" : "num" };
+        }),
         { text: `${num(rd.local_groups)} / ${num(rd.external_groups)}`, cls: "num" },
         (rd.winners || []).map(nameOf).join(", "),
       ]);
       tr.dataset.round = String(rd.round);
+      columns.forEach((p, i) => { tr.children[2 + i].dataset.peerId = p; });
       return tr;
     }));
   }

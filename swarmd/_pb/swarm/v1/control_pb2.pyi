@@ -391,10 +391,12 @@ class LeaderboardEntry(_message.Message):
     def __init__(self, peer_id: _Optional[str] = ..., name: _Optional[str] = ..., rounds: _Optional[int] = ..., verified_reward: _Optional[float] = ..., wins: _Optional[int] = ..., has_chain_totals: _Optional[bool] = ..., chain_reward: _Optional[int] = ..., chain_wins: _Optional[int] = ...) -> None: ...
 
 class Leaderboard(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("entries", "chain_reward_scale")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_REWARD_SCALE_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[LeaderboardEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ...) -> None: ...
+    chain_reward_scale: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[LeaderboardEntry, _Mapping]]] = ..., chain_reward_scale: _Optional[int] = ...) -> None: ...
 
 class ExportAdapterRequest(_message.Message):
     __slots__ = ("directory",)
