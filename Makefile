@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: help install proto proto-check test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
+.PHONY: help install install-system image proto proto-check test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -33,6 +33,13 @@ node_modules/.installed: package.json package-lock.json
 	@echo "==> npm packages: solc-js and anvil (pinned by package-lock.json)"
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
+
+install-system: ## as root: /opt/swarmd, the swarmd user, /etc/swarmd, systemd units (GPUS=N: a peer per GPU; docs/deployment.md)
+	packaging/install-system.sh --torch-spec '$(TORCH_SPEC)' $(if $(DESTDIR),--root '$(DESTDIR)') \
+	  $(if $(GPUS),--gpus '$(GPUS)') $(if $(PYTHON),--python '$(PYTHON)') $(INSTALL_SYSTEM_ARGS)
+
+image: ## container image with docker/podman/buildah (IMAGE=name IMAGE_ARGS=... IMAGE_BASE=debootstrap)
+	packaging/build-image.sh --tag '$(or $(IMAGE),swarmd)' $(if $(filter debootstrap,$(IMAGE_BASE)),--debootstrap) $(IMAGE_ARGS)
 
 proto: ## regenerate Python code from proto/ (committed under swarmd/_pb)
 	$(PY) -m swarmd.tools.protogen
