@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 
+from swarmctl import bundle
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED = 0, 1, 2, 3, 4
 
 
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     events.add_argument("--count", type=int, default=0, help="stop after this many events")
     verbs.add_parser("shutdown", help="stop the daemon gracefully")
+    bundle.register(verbs)
     return p
 
 

@@ -241,7 +241,7 @@ VERBS = {
 
 def run(stub, args) -> int:
     try:
-        return VERBS[args.verb](stub, args)
+        return (getattr(args, "handler", None) or VERBS[args.verb])(stub, args)
     finally:
         sys.stdout.flush()
 

@@ -109,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from swarmd import logs
 
-    logs.setup(config.log.level, config.log.format, config.log.libp2p_level)
+    try:
+        logs.setup(config.log.level, config.log.format, config.log.libp2p_level,
+                   config.log_path, config.log.max_bytes, config.log.backups)
+    except OSError as e:
+        return _fail(f"cannot open the log file {config.log_path} (log.file): {e.strerror or e}", EXIT_CONFIG)
     return run(config)
 
 

@@ -80,6 +80,15 @@ class LogConfig(Section):
     libp2p_level: Literal["debug", "info", "warning", "error"] = Field(
         "warning", description="Level of py-libp2p's own loggers."
     )
+    file: Path | None = Field(
+        None,
+        description="Also write the log to this file (a relative path is inside the data directory, "
+        "e.g. 'swarmd.log'), mode 0640, rotated by size. Off by default: stderr (the journal) only.",
+    )
+    max_bytes: int = Field(
+        10 * 1024 * 1024, ge=64 * 1024, le=1 << 30, description="Size at which the log file is rotated."
+    )
+    backups: int = Field(5, ge=1, le=100, description="Rotated log files kept (FILE.1 ... FILE.N).")
 
 
 class ControlConfig(Section):
@@ -158,6 +167,11 @@ class Config(Section):
     @property
     def token_path(self) -> Path:
         return self.control.token_file or self.data_dir / "control.token"
+
+    @property
+    def log_path(self) -> Path | None:
+        f = self.log.file
+        return None if f is None else (f if f.is_absolute() else self.data_dir / f)
 
     @property
     def lock_path(self) -> Path:

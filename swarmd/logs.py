@@ -1,13 +1,23 @@
-"""Structured logging: human-readable lines or JSON lines, on stderr (journald takes it)."""
+"""Structured logging: human-readable lines or JSON lines, on stderr (journald takes it).
+
+Optionally also to a size-rotated file (``[log] file``), and always into a small
+in-memory ring of recent lines that ``swarmctl bundle`` collects for bug reports.
+"""
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import logging.handlers
+import os
 import sys
 import time
+from pathlib import Path
 
 _STD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+FILE_MODE = 0o640
+RECENT_LINES = 2000
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,11 +53,53 @@ class HumanFormatter(logging.Formatter):
         return line
 
 
-def setup(level: str = "info", fmt: str = "human", libp2p_level: str = "warning") -> None:
+class _RotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file whose every generation is created with FILE_MODE, whatever the umask."""
+
+    def _open(self):  # type: ignore[override]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        return open(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)
+
+
+class RecentLines(logging.Handler):
+    """The last lines logged, for ``swarmctl bundle`` (the daemon's own view, even without a log file)."""
+
+    def __init__(self, size: int = RECENT_LINES) -> None:
+        super().__init__()
+        self.lines: collections.deque[str] = collections.deque(maxlen=size)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+RECENT = RecentLines()
+
+
+def setup(level: str = "info", fmt: str = "human", libp2p_level: str = "warning",
+          file: Path | None = None, max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
+    """Configure the root logger. Raises OSError when ``file`` cannot be opened."""
+    formatter = JsonFormatter() if fmt == "json" else HumanFormatter()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.setFormatter(formatter)
+    handlers: list[logging.Handler] = [handler]
+    if file is not None:
+        from swarmd.paths import make_dir
+
+        make_dir(file.parent)
+        rotating = _RotatingFile(file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        rotating.setFormatter(formatter)
+        handlers.append(rotating)
+    RECENT.setFormatter(HumanFormatter())
+    handlers.append(RECENT)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        if old not in handlers:
+            old.close()
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     # py-libp2p sets propagate=False on its loggers when imported; the mesh
     # re-attaches them (swarmd.p2p) and this sets their level up front.

@@ -102,6 +102,12 @@ class ControlService(pb_grpc.SwarmControlServicer):
             sub.close()
 
     @_unary
+    async def GetDiagnostics(self, request, context):
+        from swarmd import diagnostics
+
+        return diagnostics.collect(self.daemon, request.log_lines)
+
+    @_unary
     async def Shutdown(self, request, context):
         log.info("shutdown requested over the control plane")
         self.daemon.request_stop("control request")

@@ -549,3 +549,41 @@ class ChainEvent(_message.Message):
     tx_hash: str
     error: str
     def __init__(self, change: _Optional[str] = ..., what: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., tx_hash: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class GetDiagnosticsRequest(_message.Message):
+    __slots__ = ("log_lines",)
+    LOG_LINES_FIELD_NUMBER: _ClassVar[int]
+    log_lines: int
+    def __init__(self, log_lines: _Optional[int] = ...) -> None: ...
+
+class Diagnostics(_message.Message):
+    __slots__ = ("config_toml", "log_lines", "recent_events", "versions", "system", "log_file_tail", "status")
+    class VersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SystemEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CONFIG_TOML_FIELD_NUMBER: _ClassVar[int]
+    LOG_LINES_FIELD_NUMBER: _ClassVar[int]
+    RECENT_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    LOG_FILE_TAIL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    config_toml: str
+    log_lines: _containers.RepeatedScalarFieldContainer[str]
+    recent_events: _containers.RepeatedCompositeFieldContainer[Event]
+    versions: _containers.ScalarMap[str, str]
+    system: _containers.ScalarMap[str, str]
+    log_file_tail: str
+    status: Status
+    def __init__(self, config_toml: _Optional[str] = ..., log_lines: _Optional[_Iterable[str]] = ..., recent_events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., versions: _Optional[_Mapping[str, str]] = ..., system: _Optional[_Mapping[str, str]] = ..., log_file_tail: _Optional[str] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...

@@ -94,6 +94,11 @@ class SwarmControlStub:
                 request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownRequest.SerializeToString,
                 response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownResponse.FromString,
                 _registered_method=True)
+        self.GetDiagnostics = channel.unary_unary(
+                '/swarm.v1.SwarmControl/GetDiagnostics',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.FromString,
+                _registered_method=True)
 
 
 class SwarmControlServicer:
@@ -183,6 +188,14 @@ class SwarmControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDiagnostics(self, request, context):
+        """What a bug report needs (swarmctl bundle): the redacted configuration, recent log
+        lines and events, versions and host facts. Never keys, tokens or credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SwarmControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -245,6 +258,11 @@ def add_SwarmControlServicer_to_server(servicer, server):
                     servicer.Shutdown,
                     request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownRequest.FromString,
                     response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownResponse.SerializeToString,
+            ),
+            'GetDiagnostics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDiagnostics,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -571,6 +589,33 @@ class SwarmControl:
             '/swarm.v1.SwarmControl/Shutdown',
             swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownRequest.SerializeToString,
             swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ShutdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDiagnostics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/GetDiagnostics',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.FromString,
             options,
             channel_credentials,
             insecure,
