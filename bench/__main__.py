@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.table import Row, render, write
 
 # group name → module under bench/
-GROUPS = ["daemon", "control", "mesh", "chain", "trainer"]
+GROUPS = ["daemon", "control", "mesh", "multihost", "chain", "trainer"]
 
 
 def main() -> int:

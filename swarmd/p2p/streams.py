@@ -288,7 +288,13 @@ async def probe(addr: str, limit_s: float) -> str | None:
         return "not an /ip4|ip6/.../tcp/... address"
     try:
         with trio.fail_after(limit_s):
-            conn = await trio.open_tcp_stream(t.ip, t.port)
+            sock = trio.socket.socket(trio.socket.AF_INET6 if t.v6 else trio.socket.AF_INET)
+            try:
+                await sock.connect((t.ip, t.port))
+            except BaseException:
+                sock.close()
+                raise
+            conn = trio.SocketStream(sock)
             try:
                 got = b""
                 while len(got) < len(MULTISTREAM_HEADER):
@@ -302,7 +308,7 @@ async def probe(addr: str, limit_s: float) -> str | None:
     except trio.TooSlowError:
         return f"no answer within {limit_s:.0f}s"
     except OSError as e:
-        return e.strerror or type(e).__name__
+        return e.strerror or str(e) or type(e).__name__
     if got != MULTISTREAM_HEADER:
         return "something else answers there"
     return None
