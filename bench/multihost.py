@@ -44,7 +44,9 @@ def run(args: Any) -> list[Row]:
             s.start()
             b = scenarios.bootnode_restart(s)
             rows.append(Row(G, "bootnode restart: listed live again", f"{b['boot_live_s']:.1f} s", "≤ 20 s",
-                            b["boot_live_s"] <= 20, "kill -9, restart; from its start"))
+                            b["boot_live_s"] <= 20, "from the restarted daemon's ready"))
+            rows.append(Row(G, "bootnode restart: kill -9 → listed live", f"{b['boot_live_from_kill_s']:.1f} s",
+                            "", None, f"daemon start-up {b['start_s']:.1f} s included"))
             rows.append(Row(G, "bootnode restart: round with every batch", f"{b['round_s']:.1f} s", "≤ 20 s",
                             b["round_s"] <= 20))
             c = scenarios.cut_and_heal(s, index=2, cut_s=30)

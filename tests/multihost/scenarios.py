@@ -152,8 +152,10 @@ class Swarm:
 
 def bootnode_restart(s: Swarm) -> dict[str, float]:
     """Kill -9 the bootnode and start it again (same identity and port). Seconds from its restart
-    until every trainer lists it live, and until a round with every trainer's batch completes."""
+    (its control plane answering) until every trainer lists it live, and until a round with every
+    trainer's batch completes; also the start-up itself and kill → listed live."""
     s.first_complete_from(s.round_at(time.time()), 60)
+    t_kill = time.time()
     s.restart_boot(signal.SIGKILL)
     t_up = time.time()
     wait_until(lambda: all(s.boot_id in s.live(d) for d in s.trainers), 60, interval=0.25,
@@ -162,7 +164,8 @@ def bootnode_restart(s: Swarm) -> dict[str, float]:
     r = s.first_complete_from(s.round_at(t_up), 60)
     t_round = s.begins(r) + s.period  # the round's deadline bounds when it completed
     done = max(rec["returned_at"] for d in s.trainers for rec in [s.rounds(d)[r]])
-    return {"boot_live_s": t_live - t_up, "round_s": min(done, t_round) - t_up, "round": r}
+    return {"boot_live_s": t_live - t_up, "round_s": min(done, t_round) - t_up, "round": r,
+            "start_s": t_up - t_kill, "boot_live_from_kill_s": t_live - t_kill}
 
 
 def cut_and_heal(s: Swarm, index: int, cut_s: float) -> dict[str, Any]:
