@@ -180,8 +180,9 @@ def cut_and_heal(s: Swarm, index: int, cut_s: float) -> dict[str, Any]:
     time.sleep(cut_s)  # the scenario is a partition of this length: nothing to wait for
     s.net.heal(index + 1)
     t_heal = time.time()
-    wait_until(lambda: all(vid in s.live(d) for d in others) and s.meshed(s.all), 60, interval=0.25,
-               what="the healed trainer is live in every peer table")
+    others_ids = {s.id_of(d) for d in others}
+    wait_until(lambda: all(vid in s.live(d) for d in others) and others_ids <= s.live(victim), 60, interval=0.25,
+               what="the healed trainer is live in every peer table, and every peer in its")
     t_live = time.time()
     r = s.first_complete_from(s.round_at(t_heal), 60)
     done = max(s.rounds(d)[r]["returned_at"] for d in s.trainers)
