@@ -16,6 +16,8 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCE = "contracts/SwarmCoordinator.sol";
+// Every source the contract imports (by its path from the repository root).
+const LIBRARIES = ["contracts/Ed25519.sol"];
 const CONTRACT = "SwarmCoordinator";
 const ARTIFACT = join(ROOT, "swarmd/chain/artifacts/SwarmCoordinator.json");
 
@@ -51,13 +53,17 @@ function compile() {
   }
   const input = {
     language: "Solidity",
-    sources: { [SOURCE]: { content: readFileSync(join(ROOT, SOURCE), "utf8") } },
+    sources: Object.fromEntries(
+      [SOURCE, ...LIBRARIES].map((path) => [path, { content: readFileSync(join(ROOT, path), "utf8") }]),
+    ),
     settings: SETTINGS,
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
   for (const e of output.errors || []) process.stderr.write(`${e.formattedMessage}\n`);
   if (errors.length) fail(`${errors.length} error(s) compiling ${SOURCE}`);
+  const size = output.contracts[SOURCE][CONTRACT].evm.deployedBytecode.object.length / 2;
+  if (size > 24576) fail(`${CONTRACT} is ${size} bytes deployed, over the EIP-170 limit of 24576`);
   const c = output.contracts[SOURCE][CONTRACT];
   const artifact = {
     contractName: CONTRACT,

@@ -35,6 +35,28 @@ from swarmd.chain.errors import (
 
 T = TypeVar("T")
 ZERO_ADDRESS = "0x" + "0" * 40
+# The contract's REGISTRATION_DOMAIN (bytes32, zero-padded).
+REGISTRATION_DOMAIN = b"swarmd registerPeer v1".ljust(32, b"\0")
+
+
+def registration_message(chain_id: int, contract: str, account: str) -> bytes:
+    """What a peer's Ed25519 key signs to register to ``account`` (the contract's
+    ``registrationMessage``). Built here, never read from the RPC: an RPC that handed back
+    another account's message would get a proof for that account."""
+    return (
+        REGISTRATION_DOMAIN
+        + chain_id.to_bytes(32, "big")
+        + bytes.fromhex(contract[2:])
+        + bytes.fromhex(account[2:])
+    )
+
+
+def winners_hash(winners: tuple[str, ...] | list[str]) -> bytes:
+    """keccak256(abi.encode(string[])): what ``getVoteRecords`` reports for a vote."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return keccak(encode(["string[]"], [list(winners)]))
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,7 @@ class Receipt:
     block: int
     gas_used: int
     logs: Any
+    block_hash: str = ""
 
 
 def _error_kind(err: ChainError) -> str:
@@ -122,6 +145,24 @@ class ChainClient:
         m.LAST_BLOCK.set(block)
         return block
 
+    def head(self) -> tuple[int, str]:
+        """(number, hash) of the latest block."""
+        block = self._do("eth_getBlockByNumber", lambda: self.w3.eth.get_block("latest"))
+        m.LAST_BLOCK.set(int(block["number"]))
+        return int(block["number"]), block["hash"].to_0x_hex()
+
+    def block_hash(self, number: int) -> str | None:
+        """The hash of block ``number`` on the RPC's chain now, or None if it has no such block."""
+        from web3.exceptions import BlockNotFound
+
+        def read() -> str | None:
+            try:
+                return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+            except BlockNotFound:
+                return None
+
+        return self._do("eth_getBlockByNumber", read)
+
     def _view(self, name: str, *args: Any) -> Any:
         return self._do(name, lambda: getattr(self.contract.functions, name)(*args).call())
 
@@ -152,6 +193,12 @@ class ChainClient:
         (owner,) = self._view("getEoa", [peer_id])
         return None if int(owner, 16) == 0 else owner
 
+    def registered(self, peer_ids: list[str]) -> list[bool]:
+        """Whether each peer ID is registered (to any account)."""
+        if not peer_ids:
+            return []
+        return [int(owner, 16) != 0 for owner in self._view("getEoa", list(peer_ids))]
+
     def has_role(self, role: str, address: str | None = None) -> bool:
         role_id = self._view(role)
         return bool(self._view("hasRole", role_id, address or self.address))
@@ -176,6 +223,17 @@ class ChainClient:
             return None
         return list(self._view("getVoterVotes", round_, peer_id))
 
+    def reward_records(self, peer_id: str, stage: int, from_round: int, count: int) -> list[int | None]:
+        """For ``count`` rounds from ``from_round``: the reward recorded for (round, stage), or None."""
+        submitted, rewards = self._view("getRewardRecords", peer_id, stage, from_round, count)
+        return [int(r) if s else None for s, r in zip(submitted, rewards, strict=True)]
+
+    def vote_records(self, peer_id: str, from_round: int, count: int) -> list[bytes | None]:
+        """For ``count`` rounds from ``from_round``: the hash of the recorded vote (see
+        ``winners_hash``), or None where ``peer_id`` did not vote."""
+        voted, hashes = self._view("getVoteRecords", peer_id, from_round, count)
+        return [bytes(h) if v else None for v, h in zip(voted, hashes, strict=True)]
+
     def receipt(self, tx_hash: str) -> Receipt | None:
         """The mined receipt, or None while unknown or pending."""
         from web3.exceptions import TransactionNotFound
@@ -185,7 +243,10 @@ class ChainClient:
                 r = self.w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
                 return None
-            return Receipt(tx_hash, int(r["status"]), int(r["blockNumber"]), int(r["gasUsed"]), r["logs"])
+            return Receipt(
+                tx_hash, int(r["status"]), int(r["blockNumber"]), int(r["gasUsed"]), r["logs"],
+                r["blockHash"].to_0x_hex(),
+            )
 
         return self._do("eth_getTransactionReceipt", read)
 

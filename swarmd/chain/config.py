@@ -79,6 +79,20 @@ class ChainConfig(Section):
     poll_interval_s: float = Field(
         2.0, gt=0, le=600, description="How often the current round and stage, balance and block are read."
     )
+    confirmations: int = Field(
+        64,
+        ge=0,
+        le=1_000_000,
+        description="Blocks a submission must be deep before its local record is dropped; until then "
+        "the reconciler checks it against the contract and resubmits it if a rollback removed it.",
+    )
+    reconcile_interval_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often submissions that are not final yet are checked against the contract "
+        "(also at once after a rollback or an outage).",
+    )
     advance_every_s: float = Field(
         0.0,
         ge=0,

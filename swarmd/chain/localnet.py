@@ -43,7 +43,7 @@ DEFAULT_CHAIN_ID = 31337
 DEFAULT_STAGE_COUNT = 1
 # Past rounds a submission is still accepted for: enough for a long outage on a fast local
 # chain, small enough to exercise RoundTooOld in tests that choose otherwise.
-DEFAULT_SUBMISSION_WINDOW = 1000
+DEFAULT_SUBMISSION_WINDOW = 100
 
 
 class LocalnetError(Exception):

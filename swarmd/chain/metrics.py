@@ -27,3 +27,16 @@ RPC_ERRORS = Counter(
 )
 LAST_BLOCK = Gauge("swarmd_chain_last_block", "Latest block number seen on the chain.", registry=REGISTRY)
 ROUND = Gauge("swarmd_chain_round", "The contract's current round.", registry=REGISTRY)
+SUBMISSIONS_RESUBMITTED = Counter(
+    "swarmd_chain_submissions_resubmitted",
+    "Confirmed submissions the chain lost (a rollback) and that went back to the queue.", ["kind"],
+    registry=REGISTRY,
+)
+UNFINAL = Gauge(
+    "swarmd_chain_unfinal_submissions", "Submissions on chain, fewer than chain.confirmations blocks deep.",
+    registry=REGISTRY,
+)
+ROLLBACKS = Counter(
+    "swarmd_chain_rollbacks", "Times the chain went backwards (lower head, or a known block replaced).",
+    registry=REGISTRY,
+)

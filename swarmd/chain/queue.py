@@ -3,9 +3,13 @@
 Each submission has a stable key (kind, round, stage, peer) which is also its file
 name, so queueing the same result twice is a no-op and a restart finds exactly
 what was pending. Writes are atomic (temp file, fsync, rename, fsync of the
-directory). A confirmed submission's file is deleted; a permanently failed one
-moves to ``queue/failed/`` with its decoded reason, where it stays visible in
-status until an operator removes it.
+directory). A confirmed submission moves to ``queue/confirmed/`` with the block
+its transaction landed in, and stays there until it is final (``chain.confirmations``
+blocks deep): the reconciler compares those records with the contract's own and
+moves any the chain lost (a reorg, a node restarted from older state) back to
+pending. Only a final record is deleted. A permanently failed one moves to
+``queue/failed/`` with its decoded reason, where it stays visible in status until
+an operator removes it.
 
 The file records the hash of the last signed transaction *before* it is
 broadcast, so after a crash or an outage the sender can ask the chain about it
@@ -48,6 +52,8 @@ class Submission:
     tx_hash: str = ""  # last transaction signed for it (may never have reached the chain)
     last_error: str = ""
     failed_reason: str = ""
+    block: int = 0  # confirmed: the block it was seen on chain in
+    block_hash: str = ""
 
     @property
     def key(self) -> str:
@@ -132,16 +138,21 @@ class SubmissionQueue:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.failed_dir = directory / "failed"
+        self.confirmed_dir = directory / "confirmed"
         self.corrupt_dir = directory / "corrupt"
         make_dir(self.failed_dir)
+        make_dir(self.confirmed_dir)
         self._pending: dict[str, Submission] = {}
         self._failed: dict[str, Submission] = {}
+        self._confirmed: dict[str, Submission] = {}
         self._load()
 
     def _load(self) -> None:
         for tmp in self.dir.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)  # a write interrupted before its rename
-        for directory, into in ((self.dir, self._pending), (self.failed_dir, self._failed)):
+        for directory, into in (
+            (self.dir, self._pending), (self.failed_dir, self._failed), (self.confirmed_dir, self._confirmed)
+        ):
             for path in sorted(directory.glob("*.json")):
                 try:
                     sub = Submission.from_json(path.read_text())
@@ -153,6 +164,9 @@ class SubmissionQueue:
                     log.warning("moved unreadable queue file %s to %s: %s", path.name, self.corrupt_dir, e)
                     continue
                 into[sub.key] = sub
+        for key in self._pending.keys() & self._confirmed.keys():
+            # A crash between writing the confirmed record and removing the pending one.
+            (self.dir / self._pending.pop(key).file_name).unlink(missing_ok=True)
 
     # -- queries ------------------------------------------------------------------------
 
@@ -161,6 +175,14 @@ class SubmissionQueue:
 
     def failed(self) -> list[Submission]:
         return sorted(self._failed.values(), key=sort_key)
+
+    def confirmed(self) -> list[Submission]:
+        """On chain, not yet final."""
+        return sorted(self._confirmed.values(), key=sort_key)
+
+    @property
+    def confirmed_count(self) -> int:
+        return len(self._confirmed)
 
     @property
     def pending_count(self) -> int:
@@ -171,7 +193,7 @@ class SubmissionQueue:
         return len(self._failed)
 
     def known(self, key: str) -> bool:
-        return key in self._pending or key in self._failed
+        return key in self._pending or key in self._failed or key in self._confirmed
 
     def pending_rounds(self) -> set[int]:
         return {s.round for s in self._pending.values()}
@@ -195,18 +217,47 @@ class SubmissionQueue:
         self._pending[new.key] = new
         return new
 
-    def done(self, sub: Submission) -> None:
-        """The submission is on chain: forget it."""
+    def confirm(self, sub: Submission, block: int, block_hash: str = "") -> Submission:
+        """The submission is on chain (in ``block``): keep it under confirmed/ until final."""
+        new = replace(sub, block=block, block_hash=block_hash, last_error="")
+        _atomic_write(self.confirmed_dir / new.file_name, new.to_json())
         (self.dir / sub.file_name).unlink(missing_ok=True)
         _fsync_dir(self.dir)
         self._pending.pop(sub.key, None)
+        self._confirmed[new.key] = new
+        return new
+
+    def seen_at(self, sub: Submission, block: int) -> Submission:
+        """A confirmed record was found on chain again, now counted from ``block``."""
+        new = replace(sub, block=block, block_hash="")
+        _atomic_write(self.confirmed_dir / new.file_name, new.to_json())
+        self._confirmed[new.key] = new
+        return new
+
+    def finalize(self, sub: Submission) -> None:
+        """Final on chain: forget it."""
+        (self.confirmed_dir / sub.file_name).unlink(missing_ok=True)
+        _fsync_dir(self.confirmed_dir)
+        self._confirmed.pop(sub.key, None)
+
+    def reopen(self, sub: Submission, reason: str) -> Submission:
+        """A confirmed record is not on chain any more (the chain went back): pending again."""
+        new = replace(sub, block=0, block_hash="", last_error=reason)
+        _atomic_write(self.dir / new.file_name, new.to_json())
+        (self.confirmed_dir / sub.file_name).unlink(missing_ok=True)
+        _fsync_dir(self.confirmed_dir)
+        self._confirmed.pop(sub.key, None)
+        self._pending[new.key] = new
+        return new
 
     def fail(self, sub: Submission, reason: str) -> Submission:
         """Permanent failure: keep it with its reason under failed/, out of the pending set."""
         new = replace(sub, failed_reason=reason, last_error=reason)
         _atomic_write(self.failed_dir / new.file_name, new.to_json())
-        (self.dir / sub.file_name).unlink(missing_ok=True)
-        _fsync_dir(self.dir)
+        for directory in (self.dir, self.confirmed_dir):
+            (directory / sub.file_name).unlink(missing_ok=True)
+            _fsync_dir(directory)
         self._pending.pop(sub.key, None)
+        self._confirmed.pop(sub.key, None)
         self._failed[new.key] = new
         return new

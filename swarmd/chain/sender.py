@@ -150,7 +150,7 @@ class Sender:
         if on_chain is None:
             return False
         if on_chain == self._ours(sub):
-            self._confirmed(sub)
+            self._confirmed(sub, self.chain.block)
         else:
             self._failed(sub, f"already on chain with a different value ({on_chain!r}, ours {self._ours(sub)!r})")
         return True
@@ -166,6 +166,14 @@ class Sender:
                 await self.wait_receipt(sub.tx_hash)
                 if await self._resolve_landed(sub):
                     return
+            if sub.kind == "winners" and sub.winners:
+                # The contract takes registered winners only: peers without the chain drop out.
+                known = await asyncio.to_thread(client.registered, list(sub.winners))
+                kept = tuple(w for w, ok in zip(sub.winners, known, strict=True) if ok)
+                if kept != sub.winners:
+                    log.info("round %d vote: %d winner(s) not registered on chain left out",
+                             sub.round, len(sub.winners) - len(kept))
+                    sub = self.chain.queue.update(sub, winners=kept)
             if sub.kind == "reward":
                 function, args = "submitReward", (sub.round, sub.stage, sub.reward, sub.peer_id)
             else:
@@ -177,6 +185,10 @@ class Sender:
                     return
                 if not_reached_yet(e.revert):
                     raise NotReachedYet(f"{sub.describe()}: the chain has not reached it yet ({e.revert})") from None
+                if e.revert.name == "InvalidVoterPeerId" and int(str(e.revert.arg("owner")), 16) == 0:
+                    # The registration itself is gone (the chain went back past it): register again.
+                    self.chain.registered = False
+                    raise TransientChainError(f"{sub.describe()}: the peer ID is not registered any more") from None
                 self._failed(sub, str(e.revert))
                 return
             # Record the hash before broadcasting: after a crash the sender asks about it.
@@ -189,14 +201,14 @@ class Sender:
             )
             receipt = await self.wait_receipt(prepared.tx_hash)
             if receipt.status == 1:
-                self._confirmed(sub)
+                self._confirmed(sub, receipt.block, receipt.block_hash)
             elif not await self._resolve_landed(sub):
                 # Mined but reverted (a race after the estimate): the next attempt decodes why.
                 self.chain.queue.update(sub, last_error=f"transaction {prepared.tx_hash} reverted on chain")
                 raise TransientChainError(f"{sub.describe()}: transaction {prepared.tx_hash} reverted on chain")
 
-    def _confirmed(self, sub: Submission) -> None:
-        self.chain.queue.done(sub)
+    def _confirmed(self, sub: Submission, block: int, block_hash: str = "") -> None:
+        self.chain.queue.confirm(sub, block, block_hash)
         self.chain.submitted += 1
         m.SUBMISSIONS_CONFIRMED.labels(sub.kind).inc()
         m.PENDING.set(self.chain.queue.pending_count)

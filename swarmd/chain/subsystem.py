@@ -10,7 +10,14 @@ the chain ID and that a contract is at the address (a mismatch is state
 - the sender registers the peer ID (if configured) and drains the on-disk
   queue, one transaction at a time (one sender per key: the next nonce is the
   account's pending count);
-- the optional advancer moves the stage on a timer (stage managers only).
+- the optional advancer moves the stage on a timer (stage managers only);
+- the reconciler checks submissions that are on chain but not final against the
+  contract's records and resubmits any the chain lost (``reconcile.py``).
+
+The poller also watches the head: a lower block number, or a known block whose
+hash changed, is a rollback, said in the log, a ``rollback`` event and status
+(``rollbacks``, ``last_rollback``); the reconciler then runs at once and the
+registration is read again (the chain may have lost it too).
 
 Exactly-once: before each send the sender reads the chain for the submission
 (the contract keeps each reward and each vote once), so a submission whose
@@ -44,6 +51,8 @@ from swarmd.chain.errors import (
 from swarmd.chain.keys import KeyFileError
 from swarmd.chain.preflight import Endpoint, resolve
 from swarmd.chain.queue import Submission, SubmissionQueue, backoff_delay
+from swarmd.chain.reconcile import Reconciler
+from swarmd.chain.redact import redact_url, register_secrets, scrub, secrets_of
 from swarmd.chain.sender import Sender
 from swarmd.errors import Busy, NotAvailable, Refused
 
@@ -55,7 +64,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_WINNERS = 64  # the contract's MAX_WINNERS
+MAX_WINNERS = 32  # the contract's MAX_WINNERS
 MAX_PEER_ID_BYTES = 128
 INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
 RECENT_FAILURES = 10
@@ -69,6 +78,10 @@ class ChainSubsystem:
         self.config = daemon.config.chain
         self.peer_id = daemon.identity.peer_id
         self.endpoint: Endpoint = resolve(daemon.config)
+        # The RPC URL as shown anywhere (credentials masked); its secrets never leave the client.
+        self.rpc_url_shown = redact_url(self.endpoint.rpc_url)
+        self._secrets = secrets_of(self.endpoint.rpc_url)
+        register_secrets(self._secrets)
         self.queue = SubmissionQueue(daemon.config.data_dir / "queue")
         self.client: ChainClient | None = None
         self.address = ""
@@ -83,6 +96,9 @@ class ChainSubsystem:
         self.submitted = 0
         self.last_error = ""
         self.recent_failures: collections.deque[str] = collections.deque(maxlen=RECENT_FAILURES)
+        self.rollbacks = 0
+        self.last_rollback = ""
+        self._head: tuple[int, str] | None = None  # (number, hash) of the head at the last poll
         # State flags; `state` is derived from them.
         self._connected = False
         self._unreachable = False
@@ -94,6 +110,7 @@ class ChainSubsystem:
         self._bootnodes_due = 0.0
         self._wake = asyncio.Event()
         self.sender = Sender(self)
+        self.reconciler = Reconciler(self)
         self._main: asyncio.Task[None] | None = None
         m.PENDING.set(self.queue.pending_count)
 
@@ -155,12 +172,13 @@ class ChainSubsystem:
         )
         self.address = account.address
         del account
-        log.info("chain account %s, contract %s at %s", self.address, self.endpoint.contract, self.endpoint.rpc_url)
+        log.info("chain account %s, contract %s at %s", self.address, self.endpoint.contract, self.rpc_url_shown)
         if not await self._connect():
             return
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._poller(), name="chain-poller")
             tg.create_task(self.sender.run(), name="chain-sender")
+            tg.create_task(self.reconciler.run(), name="chain-reconciler")
             if self.config.advance_every_s > 0:
                 tg.create_task(self._advancer(), name="chain-advancer")
 
@@ -199,12 +217,12 @@ class ChainSubsystem:
         expected = self.endpoint.chain_id
         if expected is not None and chain_id != expected:
             raise ChainMisconfigured(
-                f"chain ID mismatch: {self.endpoint.rpc_url} is chain {chain_id}, but chain.chain_id "
+                f"chain ID mismatch: {self.rpc_url_shown} is chain {chain_id}, but chain.chain_id "
                 f"expects {expected}"
             )
         if not await asyncio.to_thread(client.has_code):
             raise ChainMisconfigured(
-                f"no contract at {self.endpoint.contract} on chain {chain_id} ({self.endpoint.rpc_url}): "
+                f"no contract at {self.endpoint.contract} on chain {chain_id} ({self.rpc_url_shown}): "
                 "wrong address, or a fresh chain without the deployment"
             )
         self.stage_count = await asyncio.to_thread(client.stage_count)
@@ -235,7 +253,7 @@ class ChainSubsystem:
         if self._fatal:
             raise NotAvailable(f"the chain client stopped: {self._fatal}")
         if self.client is None or (connected and not self._connected):
-            raise ChainUnavailable(f"the chain client is still connecting to {self.endpoint.rpc_url}")
+            raise ChainUnavailable(f"the chain client is still connecting to {self.rpc_url_shown}")
         return self.client
 
     def _backoff(self, failures: int) -> float:
@@ -244,7 +262,10 @@ class ChainSubsystem:
     # -- state changes, each emitted once ---------------------------------------------------
 
     def _emit(self, change: str, message: str, **fields: Any) -> None:
-        self.daemon.events.emit(pb.EVENT_KIND_CHAIN, message, chain=pb.ChainEvent(change=change, **fields))
+        fields = {k: scrub(v, self._secrets) if isinstance(v, str) else v for k, v in fields.items()}
+        self.daemon.events.emit(
+            pb.EVENT_KIND_CHAIN, scrub(message, self._secrets), chain=pb.ChainEvent(change=change, **fields)
+        )
 
     def _set_fatal(self, message: str) -> None:
         self._fatal = message
@@ -267,7 +288,8 @@ class ChainSubsystem:
     def _set_reachable(self) -> None:
         if self._unreachable:
             self._unreachable = False
-            log.info("chain reachable again at %s", self.endpoint.rpc_url)
+            log.info("chain reachable again at %s", self.rpc_url_shown)
+            self.reconciler.wake.set()  # whatever happened meanwhile, check the records
             if self.last_error and self.state == "ok":
                 self.last_error = ""
 
@@ -283,14 +305,55 @@ class ChainSubsystem:
 
     async def _poll_once(self) -> None:
         client = self._client(connected=False)
+        await self._check_head(client)
         round_state = await asyncio.to_thread(client.round_state)
-        self.block = await asyncio.to_thread(client.block_number)
         self.balance_wei = await asyncio.to_thread(client.balance)
         if self._unfunded_at is not None and self.balance_wei > self._unfunded_at:
             self._unfunded_at = None  # funded since: let the sender try again
             self.last_error = ""
             self._wake.set()
         self._note_round(round_state)
+
+    async def _check_head(self, client: ChainClient) -> None:
+        """Read the head; a lower number, or a known block with another hash, is a rollback."""
+        number, block_hash = await asyncio.to_thread(client.head)
+        previous, self._head = self._head, (number, block_hash)
+        self.block = number
+        if previous is None:
+            return
+        old, old_hash = previous
+        what = ""
+        if number < old:
+            what = f"head block {old} -> {number}"
+        elif number == old and block_hash != old_hash:
+            what = f"block {old} replaced"
+        elif number > old:
+            now = await asyncio.to_thread(client.block_hash, old)
+            if now is not None and now != old_hash:
+                what = f"block {old} replaced (head {number})"
+        if what:
+            await self._rolled_back(client, what, old - min(old, number))
+
+    async def _rolled_back(self, client: ChainClient, what: str, depth: int) -> None:
+        self.rollbacks += 1
+        m.ROLLBACKS.inc()
+        self.last_rollback = f"{what} at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC"
+        message = (
+            f"the chain went back ({what}): {self.queue.confirmed_count} submissions not yet final are "
+            "checked against the contract and submitted again where missing"
+        )
+        if depth > self.config.confirmations:
+            message += (
+                f"; {depth} blocks is deeper than chain.confirmations ({self.config.confirmations}): "
+                "submissions already final before may be lost"
+            )
+        log.warning(message)
+        self._emit("rollback", message, what="head", error=what)
+        # The registration may be gone with it: read it again (the sender re-registers).
+        owner = await asyncio.to_thread(client.peer_owner, self.peer_id)
+        self._note_owner(owner)
+        self.reconciler.wake.set()
+        self._wake.set()
 
     def _note_round(self, round_state: tuple[int, int]) -> None:
         if round_state == self.round_state:
@@ -360,14 +423,14 @@ class ChainSubsystem:
         """Chain errors as control-plane errors, for calls an operator makes."""
         try:
             yield
-        except ChainUnavailable:
-            raise
+        except ChainUnavailable as e:
+            raise ChainUnavailable(scrub(str(e), self._secrets)) from None
         except Reverted as e:
             raise Refused(f"{what}: the contract refused: {e.revert}") from e
         except ChainMisconfigured as e:
-            raise NotAvailable(str(e)) from e
+            raise NotAvailable(scrub(str(e), self._secrets)) from e
         except ChainError as e:
-            raise Busy(f"{what}: {e}") from e
+            raise Busy(scrub(f"{what}: {e}", self._secrets)) from e
 
     # -- the API other parts call ---------------------------------------------------------------
 
@@ -381,8 +444,13 @@ class ChainSubsystem:
                 raise Refused(self._owner_conflict)
             tx_hash = ""
             if not self.registered:
+                from swarmd.chain.client import registration_message
+
+                # Proof of the peer ID's key: its signature over chain ID, contract and account.
+                chain_id = self.chain_id_seen or await asyncio.to_thread(client.chain_id)
+                proof = self.daemon.identity.sign(registration_message(chain_id, client.contract.address, self.address))
                 try:
-                    receipt = await self.sender.transact("registerPeer", "registerPeer", self.peer_id)
+                    receipt = await self.sender.transact("registerPeer", "registerPeer", self.peer_id, proof)
                     tx_hash = receipt.tx_hash
                 except Reverted as e:
                     if e.revert.name != "PeerIdAlreadyRegistered":
@@ -490,7 +558,7 @@ class ChainSubsystem:
     def fill_status(self, status: pb.Status) -> None:
         c = status.chain
         c.state = self.state
-        c.rpc_url = self.endpoint.rpc_url
+        c.rpc_url = self.rpc_url_shown
         c.chain_id = self.chain_id_seen or self.endpoint.chain_id or 0
         c.contract = self.endpoint.contract
         c.address = self.address
@@ -498,14 +566,18 @@ class ChainSubsystem:
         c.registered = self.registered
         c.pending_submissions = self.queue.pending_count
         c.failed_submissions = self.queue.failed_count
-        c.last_error = self.last_error
+        c.last_error = scrub(self.last_error, self._secrets)
         c.submitted = self.submitted
         if self.round_state is not None:
             c.round, c.stage = self.round_state
         c.stage_count = self.stage_count
         c.block = self.block
         c.stage_manager = self.is_stage_manager
-        c.recent_failures.extend(self.recent_failures)
+        c.recent_failures.extend(scrub(f, self._secrets) for f in self.recent_failures)
+        c.unfinal_submissions = self.queue.confirmed_count
+        c.rollbacks = self.rollbacks
+        c.last_rollback = self.last_rollback
+        m.UNFINAL.set(self.queue.confirmed_count)
 
 
 __all__ = ["ChainSubsystem"]

@@ -186,7 +186,7 @@ class TrainingStatus(_message.Message):
     def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ..., gen_batch: _Optional[int] = ..., detail: _Optional[str] = ..., trainable_params: _Optional[int] = ..., last_checkpoint: _Optional[str] = ..., last_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ChainStatus(_message.Message):
-    __slots__ = ("state", "rpc_url", "chain_id", "contract", "address", "balance_wei", "registered", "pending_submissions", "failed_submissions", "last_error", "submitted", "round", "stage", "stage_count", "block", "stage_manager", "recent_failures")
+    __slots__ = ("state", "rpc_url", "chain_id", "contract", "address", "balance_wei", "registered", "pending_submissions", "failed_submissions", "last_error", "submitted", "round", "stage", "stage_count", "block", "stage_manager", "recent_failures", "unfinal_submissions", "rollbacks", "last_rollback")
     STATE_FIELD_NUMBER: _ClassVar[int]
     RPC_URL_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,9 @@ class ChainStatus(_message.Message):
     BLOCK_FIELD_NUMBER: _ClassVar[int]
     STAGE_MANAGER_FIELD_NUMBER: _ClassVar[int]
     RECENT_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    UNFINAL_SUBMISSIONS_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACKS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ROLLBACK_FIELD_NUMBER: _ClassVar[int]
     state: str
     rpc_url: str
     chain_id: int
@@ -221,7 +224,10 @@ class ChainStatus(_message.Message):
     block: int
     stage_manager: bool
     recent_failures: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, state: _Optional[str] = ..., rpc_url: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., address: _Optional[str] = ..., balance_wei: _Optional[str] = ..., registered: _Optional[bool] = ..., pending_submissions: _Optional[int] = ..., failed_submissions: _Optional[int] = ..., last_error: _Optional[str] = ..., submitted: _Optional[int] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., block: _Optional[int] = ..., stage_manager: _Optional[bool] = ..., recent_failures: _Optional[_Iterable[str]] = ...) -> None: ...
+    unfinal_submissions: int
+    rollbacks: int
+    last_rollback: str
+    def __init__(self, state: _Optional[str] = ..., rpc_url: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., address: _Optional[str] = ..., balance_wei: _Optional[str] = ..., registered: _Optional[bool] = ..., pending_submissions: _Optional[int] = ..., failed_submissions: _Optional[int] = ..., last_error: _Optional[str] = ..., submitted: _Optional[int] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., block: _Optional[int] = ..., stage_manager: _Optional[bool] = ..., recent_failures: _Optional[_Iterable[str]] = ..., unfinal_submissions: _Optional[int] = ..., rollbacks: _Optional[int] = ..., last_rollback: _Optional[str] = ...) -> None: ...
 
 class ListPeersRequest(_message.Message):
     __slots__ = ("include_stale",)
