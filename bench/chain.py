@@ -18,6 +18,7 @@ from bench.table import Row
 from swarmd import config as cfg
 from swarmd import identity
 from swarmd.chain import artifact, localnet
+from swarmd.chain.client import registration_message
 from swarmd.chain.subsystem import ChainSubsystem
 from swarmd.daemon import Daemon
 
@@ -32,20 +33,30 @@ def _gas(url: str) -> list[Row]:
     receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(owner, 3, 1000).transact({"from": owner}))
     c = w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
     rows = [Row("chain", "gas: deploy", f"{receipt['gasUsed']:,}")]
-    peer = "12D3KooW" + "x" * 44  # a real peer ID's length
+    chain_id = w3.eth.chain_id
+    ids = [identity.generate() for _ in range(8)]
+    peer = ids[0].peer_id
 
     def gas(name: str, fn, who: str = owner) -> None:
         r = w3.eth.wait_for_transaction_receipt(fn.transact({"from": who}))
         rows.append(Row("chain", f"gas: {name}", f"{r['gasUsed']:,}"))
 
-    gas("registerPeer", c.functions.registerPeer(peer))
+    def register(ident: identity.Identity):
+        proof = ident.sign(registration_message(chain_id, c.address, owner))
+        return c.functions.registerPeer(ident.peer_id, proof)
+
+    gas("registerPeer (Ed25519 proof checked on chain)", register(ids[0]))
+    for ident in ids[1:]:
+        w3.eth.wait_for_transaction_receipt(register(ident).transact({"from": owner}))
     gas("submitReward (first for a peer)", c.functions.submitReward(0, 0, 731, peer))
     gas("updateStageAndRound (stage)", c.functions.updateStageAndRound())
     gas("submitReward (later)", c.functions.submitReward(0, 1, 12, peer))
     gas("submitWinners (1 winner)", c.functions.submitWinners(0, [peer], peer))
     c.functions.updateStageAndRound().transact({"from": owner})
     gas("updateStageAndRound (round)", c.functions.updateStageAndRound())
-    gas("submitWinners (8 winners)", c.functions.submitWinners(1, [f"{peer[:-1]}{i}" for i in range(8)], peer))
+    gas("submitWinners (8 winners)", c.functions.submitWinners(1, [i.peer_id for i in ids], peer))
+    rows.append(Row("chain", "gas: getRewardRecords (256 rounds, a call)",
+                    f"{c.functions.getRewardRecords(peer, 0, 0, 256).estimate_gas():,}"))
     return rows
 
 
@@ -64,7 +75,9 @@ async def _drain(url: str, dep: localnet.Deployment, tmp: Path, n: int, node: lo
     try:
         while not chain.registered:
             await asyncio.sleep(0.01)
-        start_round = chain.round_state[0] if chain.round_state else 0
+        # A peer reports on rounds since its registration: each reward gets its own later round.
+        await asyncio.to_thread(_advance, url, dep, n)
+        start_round = (await chain.read_round())[0]
         if node is not None:
             node.stop()
             while chain.state != "unreachable":
@@ -100,7 +113,6 @@ def run(args) -> list[Row]:
         try:
             rows += _gas(node.url)
             dep = localnet.deploy(node.url)
-            _advance(node.url, dep, n)
             seconds = asyncio.run(_drain(node.url, dep, tmp / "a", n, None))
             rows.append(Row("chain", f"queue → on chain, {n} rewards (automine)", f"{seconds:.2f} s",
                             note=f"{n / seconds:.1f} submissions/s, one sender"))
@@ -112,7 +124,6 @@ def run(args) -> list[Row]:
         slow = localnet.Anvil(block_time=1).start()
         try:
             dep = localnet.deploy(slow.url)
-            _advance(slow.url, dep, 3)
             seconds = asyncio.run(_drain(slow.url, dep, tmp / "c", 3, None))
             rows.append(Row("chain", "queue → on chain, 3 rewards (--block-time 1)", f"{seconds:.2f} s",
                             note="one block per transaction: sends wait for each receipt"))

@@ -125,6 +125,7 @@ class Anvil:
         block_time: float | None = None,
         accounts: int = 10,
         log_file: Path | None = None,
+        state_interval: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
@@ -132,6 +133,7 @@ class Anvil:
         self.block_time = block_time
         self.accounts = accounts
         self.log_file = log_file
+        self.state_interval = state_interval  # seconds between dumps of --state (anvil's default: 60)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -149,6 +151,8 @@ class Anvil:
         ]
         if self.state_file is not None:
             cmd += ["--state", str(self.state_file)]
+            if self.state_interval:
+                cmd += ["--state-interval", str(self.state_interval)]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
         return cmd

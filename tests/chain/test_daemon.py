@@ -18,6 +18,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from swarmd.chain import artifact, localnet
+from swarmd.chain.client import registration_message
 from swarmd.chain.queue import Submission, SubmissionQueue
 from swarmd.identity import load_or_create
 from tests.support.daemons import SWARMD, Daemon, wait_until, write_config
@@ -67,6 +68,17 @@ def _advance(chain_node: localnet.Anvil, dep: localnet.Deployment, rounds: int) 
         w3.eth.wait_for_transaction_receipt(c.functions.updateStageAndRound().transact({"from": dep.deployer}))
 
 
+def _register(chain_node: localnet.Anvil, dep: localnet.Deployment, data: Path, key_index: int) -> str:
+    """Register the node's peer ID (its identity file, created here) to test account ``key_index``."""
+    ident = load_or_create(data / "identity.key")[0]
+    account = localnet.test_account(key_index).address
+    proof = ident.sign(registration_message(31337, dep.address, account))
+    w3 = Web3(HTTPProvider(chain_node.url))
+    c = w3.eth.contract(address=dep.address, abi=artifact.load().abi)
+    w3.eth.wait_for_transaction_receipt(c.functions.registerPeer(ident.peer_id, proof).transact({"from": account}))
+    return ident.peer_id
+
+
 def _chain(d: Daemon) -> dict[str, Any]:
     return d.ctl_json("status")["chain"]
 
@@ -104,10 +116,10 @@ def test_register_is_refused_clearly_without_a_chain(daemons) -> None:
 
 def test_a_restarted_daemon_sends_what_was_queued_exactly_once(daemons, chain_node, deployment, short_tmp) -> None:
     dep, dep_file = deployment
-    _advance(chain_node, dep, 3)
     data = short_tmp / "q"
     localnet.write_test_key(data / "chain.key", 2)
-    peer_id = load_or_create(data / "identity.key")[0].peer_id
+    peer_id = _register(chain_node, dep, data, 2)  # registered in round 0
+    _advance(chain_node, dep, 3)
     queue = SubmissionQueue(data / "queue")  # what a run that stopped before sending leaves behind
     for round_ in range(3):
         queue.add(Submission("reward", round_, 0, peer_id, reward=round_ - 1))
@@ -167,14 +179,14 @@ def test_missing_or_readable_key_fails_check_and_start_naming_the_file(short_tmp
 
 def test_private_keys_never_appear_in_logs_events_status_or_tracebacks(daemons, chain_node, deployment, short_tmp) -> None:
     dep, dep_file = deployment
-    _advance(chain_node, dep, 2)
     data = short_tmp / "s"
     localnet.write_test_key(data / "chain.key", 3)
     key_hex = localnet.test_account_keys()[3].hex()
     peer_id = load_or_create(data / "identity.key")[0].peer_id
-    SubmissionQueue(data / "queue").add(Submission("reward", 0, 0, peer_id, reward=4))
+    _advance(chain_node, dep, 2)
+    SubmissionQueue(data / "queue").add(Submission("reward", 2, 0, peer_id, reward=4))
     # refused for good (a stage the contract does not have): a traceback path
-    SubmissionQueue(data / "queue").add(Submission("reward", 1, 5, peer_id, reward=4))
+    SubmissionQueue(data / "queue").add(Submission("reward", 2, 5, peer_id, reward=4))
     d = daemons("s", chain_config(dep_file, register_on_start=False))
     events = subprocess.Popen(
         [sys.executable, "-m", "swarmctl", "--socket", str(d.socket), "--json", "events"],
@@ -201,9 +213,90 @@ def test_private_keys_never_appear_in_logs_events_status_or_tracebacks(daemons, 
         events.wait(30)
     outputs["events"] = events.stdout.read()
     outputs["log"] = d.log()
-    assert "InvalidStageNumber(roundNumber=1, stageNumber=5, currentRound=2" in outputs["events"]
+    assert "InvalidStageNumber(roundNumber=2, stageNumber=5, currentRound=2" in outputs["events"]
     assert "chain unreachable" in outputs["log"]
     for name, text in outputs.items():
         lowered = text.lower()
         for form in (key_hex, "0x" + key_hex):
             assert form not in lowered, f"the private key appears in the {name}"
+
+
+class _Proxy:
+    """An RPC endpoint whose URL carries credentials: forwards any path to anvil's "/"."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        import requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    reply = requests.post(upstream, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+                except requests.RequestException:
+                    self.send_error(502)
+                    return
+                self.send_response(reply.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SECRETS = ("s3cr3t-pass", "AbCdEf0123456789xyzKEY", "tok-123456", "alice")
+
+
+def test_rpc_credentials_never_appear_in_logs_status_events_api_or_metrics(
+    daemons, chain_node, deployment, short_tmp
+) -> None:
+    import requests
+
+    dep, dep_file = deployment
+    proxy = _Proxy(chain_node.url)
+    url = f"http://alice:s3cr3t-pass@127.0.0.1:{proxy.port}/v2/AbCdEf0123456789xyzKEY?apikey=tok-123456"
+    shown = f"http://***@127.0.0.1:{proxy.port}/v2/***?apikey=***"
+    data = short_tmp / "r"
+    localnet.write_test_key(data / "chain.key", 4)
+    config = chain_config(dep_file, rpc_url=url)
+    config["web"] = {"enabled": True, "port": 0}
+    d = daemons("r", config)
+    events = subprocess.Popen(
+        [sys.executable, "-m", "swarmctl", "--socket", str(d.socket), "--json", "events"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_until(lambda: _chain(d)["state"] == "ok" and _chain(d)["registered"], 60, what="registered via the proxy")
+        assert _chain(d)["rpc_url"] == shown
+        proxy.close()  # an outage: connection errors that would quote the URL
+        wait_until(lambda: _chain(d)["state"] == "unreachable", 60, what="unreachable")
+        assert d.ctl("register").returncode != 0
+        web = d.status().dashboard_url.rstrip("/")
+        outputs = {
+            "status": d.ctl("--json", "status").stdout + d.ctl("status").stdout,
+            "/api/status": requests.get(f"{web}/api/status", timeout=10).text,
+            "/metrics": requests.get(f"{web}/metrics", timeout=10).text,
+        }
+        assert shown in outputs["/api/status"]
+    finally:
+        d.stop()
+        events.wait(30)
+        proxy.close()
+    outputs["events"] = events.stdout.read()
+    outputs["log"] = d.log()
+    assert "chain unreachable" in outputs["log"] and shown in outputs["log"]
+    for name, text in outputs.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} appears in the {name}"

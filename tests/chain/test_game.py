@@ -1,11 +1,15 @@
 """The swarm game on chain: two training daemons register, the coordinator (the contract's stage
 manager) moves rounds on chain, both submit rewards and winners every round; a chain outage of
-several rounds never stops training; afterwards every local record is on chain exactly once."""
+several rounds never stops training; a chain that restarts from an older state (anvil SIGKILLed,
+its --state file rolled back) is detected and every lost record is submitted again; afterwards
+every local record is on chain exactly once (events and getters)."""
 
 from __future__ import annotations
 
 import collections
 import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -29,9 +33,20 @@ def pending(d: Daemon) -> int:
     return d.status().chain.pending_submissions
 
 
-def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Path) -> None:
+def on_chain(contract, d: Daemon, peer: str) -> bool:
+    """Every round this node played has its reward and vote on chain."""
+    for h in played(d):
+        if not contract.functions.hasSubmittedRoundStageReward(h["round"], h["stage"], peer).call():
+            return False
+        if h["winners"] and not contract.functions.hasSubmittedWinners(h["round"], peer).call():
+            return False
+    return True
+
+
+def test_rounds_on_chain_survive_an_outage_and_a_rollback_and_match_local_records(short_tmp: Path) -> None:
     state_file = short_tmp / "anvil-state.json"
-    anvil = localnet.Anvil(state_file=state_file, log_file=short_tmp / "anvil.log").start()
+    # The state is dumped every second, so the copy taken below is a known older state.
+    anvil = localnet.Anvil(state_file=state_file, log_file=short_tmp / "anvil.log", state_interval=1).start()
     swarm = Swarm(short_tmp)
     try:
         dep = localnet.deploy(anvil.url, stage_count=1)
@@ -43,7 +58,8 @@ def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Pa
             key = short_tmp / f"key{i}.hex"
             localnet.write_test_key(key, i)  # account 0 deployed the contract: stage manager
             return {"chain": {"enabled": True, "deployments_file": str(dep_file), "key_file": str(key),
-                              "poll_interval_s": 0.5, "retry_initial_s": 0.2, "retry_max_s": 1.0}}
+                              "poll_interval_s": 0.5, "retry_initial_s": 0.2, "retry_max_s": 1.0,
+                              "reconcile_interval_s": 1.0, "confirmations": 1000}}
 
         n0 = swarm.add("n0", 0, [lead], start_min_peers=2, sections=chain(0))
         n1 = swarm.add("n1", 1, [lead], sections=chain(1))
@@ -59,9 +75,41 @@ def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Pa
         assert all(pending(d) > 0 for d in nodes)
         assert all(d.status().chain.state == "unreachable" for d in nodes)
 
-        anvil = localnet.Anvil(port=anvil.port, state_file=state_file, log_file=short_tmp / "anvil2.log").start()
+        anvil = localnet.Anvil(port=anvil.port, state_file=state_file, log_file=short_tmp / "anvil2.log",
+                               state_interval=1).start()
         wait_until(lambda: all(len(played(d)) >= before[d.name] + 5 for d in nodes), 300, interval=1.0,
                    what="rounds after the chain returned")
+        w3 = Web3(HTTPProvider(anvil.url))
+        contract = w3.eth.contract(address=dep.address, abi=artifact.load().abi)
+        ids = {d.name: d.status().peer_id for d in nodes}
+
+        # Rollback: keep a dump of the chain as it is now, play on, then SIGKILL anvil and
+        # restart it from that older dump. Everything mined in between is gone.
+        dumped = time.time()
+        wait_until(lambda: state_file.stat().st_mtime > dumped + 1, 30, what="a fresh state dump")
+        old_state = short_tmp / "older-state.json"
+        shutil.copy(state_file, old_state)
+        before = {d.name: len(played(d)) for d in nodes}
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 3 and pending(d) == 0 for d in nodes), 300,
+                   interval=1.0, what="3 more rounds on chain")
+        lost_from = w3.eth.block_number
+        anvil.kill()
+        shutil.copy(old_state, state_file)
+        anvil = localnet.Anvil(port=anvil.port, state_file=state_file, log_file=short_tmp / "anvil3.log",
+                               state_interval=1).start()
+        restarted = time.monotonic()
+        back_to = w3.eth.block_number
+        assert back_to < lost_from
+        wait_until(lambda: all(d.status().chain.rollbacks >= 1 for d in nodes), 60, interval=0.5,
+                   what="both daemons reported the rollback")
+        records = {d.name: len(played(d)) for d in nodes}
+        wait_until(lambda: all(on_chain(contract, d, ids[d.name]) for d in nodes), 180, interval=1.0,
+                   what="every local record on chain again")
+        print(f"rollback: head {lost_from} -> {back_to}; "
+              f"{sum(records.values())} local records on chain again {time.monotonic() - restarted:.1f}s after the restart")
+        for d in nodes:
+            assert "the chain went back (head block" in d.log()
+            assert d.status().chain.last_rollback.startswith("head block")
 
         # Stop n0 (the coordinator) while it may hold queued submissions; rounds stop.
         assert n0.stop(timeout=90) == 0
@@ -77,9 +125,6 @@ def test_rounds_on_chain_survive_an_outage_and_match_local_records(short_tmp: Pa
         wait_until(lambda: pending(n0) == 0 and n0.status().chain.state == "ok", 120, interval=0.5,
                    what="n0's queue drained after restart")
 
-        w3 = Web3(HTTPProvider(anvil.url))
-        contract = w3.eth.contract(address=dep.address, abi=artifact.load().abi)
-        ids = {d.name: d.status().peer_id for d in nodes}
         events = contract.events.RewardSubmitted().get_logs(from_block=0)
         per_key = collections.Counter((e.args.roundNumber, e.args.stageNumber, e.args.peerId) for e in events)
         assert all(c == 1 for c in per_key.values()), per_key

@@ -24,7 +24,7 @@ from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.chain import artifact, localnet
 from swarmd.chain import metrics as m
-from swarmd.chain.client import ChainClient
+from swarmd.chain.client import ChainClient, registration_message
 from swarmd.chain.errors import ChainUnavailable
 from swarmd.chain.keys import write_key_file
 from swarmd.chain.queue import Submission, SubmissionQueue
@@ -229,12 +229,12 @@ async def test_future_rounds_wait_and_a_refusal_is_recorded_with_its_decoded_rea
 async def test_an_outage_and_a_restart_lose_nothing_and_send_nothing_twice(chain_node: localnet.Anvil, tmp_path: Path) -> None:
     dep, dep_file = _deploy(chain_node, tmp_path)
     chain = OnChain(chain_node, dep)
-    chain.advance_to(5)
     data = tmp_path / "n"
     n = Node(data, {"deployments_file": str(dep_file)}, key_index=1)
     expected: dict[tuple[int, int, str], int] = {}
     async with n as c:
         await until(lambda: c.registered, what="registered")
+        await asyncio.to_thread(chain.advance_to, 5)
         c.queue_results(0, 0, 11, [n.peer_id])
         expected[(0, 0, n.peer_id)] = 11
         await until(lambda: c.pending_count() == 0, what="round 0 on chain")
@@ -276,6 +276,41 @@ async def test_an_outage_and_a_restart_lose_nothing_and_send_nothing_twice(chain
     totals = chain.c.functions.getTotalRewards([n.peer_id]).call()
     assert totals == [sum(expected.values())]
     assert chain.c.functions.getTotalWins(n.peer_id).call() == 6
+
+
+@run
+async def test_a_rollback_is_reported_and_lost_records_are_resubmitted_once(chain_node: localnet.Anvil, tmp_path: Path) -> None:
+    """evm_revert takes the chain back to a snapshot: what was mined after it is gone."""
+    dep, dep_file = _deploy(chain_node, tmp_path)
+    chain = OnChain(chain_node, dep)
+    n = Node(tmp_path / "n", {"deployments_file": str(dep_file), "reconcile_interval_s": 0.5, "confirmations": 20},
+             key_index=1)
+    async with n as c:
+        await until(lambda: c.registered, what="registered")
+        c.queue_results(0, 0, 5, [n.peer_id])
+        await until(lambda: c.pending_count() == 0, what="round 0 on chain")
+        snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]
+        await asyncio.to_thread(chain.advance_to, 2)
+        for round_ in (1, 2):
+            c.queue_results(round_, 0, 5 + round_, [n.peer_id])
+        await until(lambda: c.pending_count() == 0 and c.queue.confirmed_count == 6, what="rounds 1-2 on chain")
+        head = chain.w3.eth.block_number
+        chain.w3.provider.make_request("evm_revert", [snapshot])  # rounds 1-2 and their records are gone
+        await until(lambda: c.rollbacks == 1, what="the rollback noticed")
+        assert n.status().last_rollback.startswith(f"head block {head} -> ")
+        assert [e.change for e in n.events("rollback")] == ["rollback"]
+        # The coordinator moves the contract on again; the lost records follow.
+        await asyncio.to_thread(chain.advance_to, 2)
+        await until(lambda: c.pending_count() == 0 and chain.rewards().total() == 3, what="lost records again on chain")
+        assert {(e.round, e.stage) for e in n.events("resubmitting")} == {(1, 0), (2, 0)}
+        assert c.reconciler.resubmitted == 4
+        # Enough blocks later everything is final and forgotten locally.
+        chain.w3.provider.make_request("anvil_mine", [hex(21)])
+        await until(lambda: c.queue.confirmed_count == 0, what="records final")
+        assert n.status().unfinal_submissions == 0 and n.status().rollbacks == 1
+    assert chain.rewards() == collections.Counter({(r, 0, n.peer_id): 1 for r in range(3)})
+    assert chain.votes() == collections.Counter({(r, n.peer_id): 1 for r in range(3)})
+    assert [chain.reward(r, 0, n.peer_id) for r in range(3)] == [5, 6, 7]
 
 
 @run
@@ -328,10 +363,11 @@ async def test_a_transaction_broadcast_before_a_crash_is_not_sent_again(chain_no
 async def test_batching_holds_results_until_n_rounds_are_queued(chain_node: localnet.Anvil, tmp_path: Path) -> None:
     dep, dep_file = _deploy(chain_node, tmp_path)
     chain = OnChain(chain_node, dep)
-    chain.advance_to(2)
     n = Node(tmp_path / "n", {"deployments_file": str(dep_file), "submit_every_n_rounds": 3}, key_index=1)
     async with n as c:
-        await until(lambda: c.registered and c.round_state == (2, 0), what="registered, round read")
+        await until(lambda: c.registered, what="registered")
+        await asyncio.to_thread(chain.advance_to, 2)
+        await until(lambda: c.round_state == (2, 0), what="round read")
         c.queue_results(0, 0, 1, [])
         c.queue_results(1, 0, 2, [])
         passes = c.sender.passes
@@ -421,11 +457,37 @@ async def test_a_peer_id_registered_to_another_account_is_reported(chain_node: l
     n = Node(data, {"deployments_file": str(dep_file), "register_on_start": False}, key_index=1)
     chain = OnChain(chain_node, dep)
     other = localnet.test_account(2).address
-    chain.w3.eth.wait_for_transaction_receipt(chain.c.functions.registerPeer(n.peer_id).transact({"from": other}))
+    # The key's holder registered it to another of its accounts (with a valid proof).
+    proof = n.daemon.identity.sign(registration_message(chain.w3.eth.chain_id, dep.address, other))
+    chain.w3.eth.wait_for_transaction_receipt(chain.c.functions.registerPeer(n.peer_id, proof).transact({"from": other}))
     async with n as c:
         await until(lambda: c.state == "error", what="state error")
         assert n.status().last_error.startswith(f"peer ID {n.peer_id} is registered to {other}")
         with pytest.raises(Refused, match=f"registered to {other}"):
+            await c.register()
+
+
+@run
+async def test_a_peer_id_squatted_on_the_old_contract_is_reported_naming_the_account(
+    chain_node: localnet.Anvil, tmp_path: Path
+) -> None:
+    """The previous contract (registerPeer without proof, kept as test data) let anyone take an ID."""
+    old = json.loads((Path(__file__).parent / "data" / "SwarmCoordinator-v1.json").read_text())
+    w3 = Web3(HTTPProvider(chain_node.url))
+    owner = localnet.test_account(0).address
+    factory = w3.eth.contract(abi=old["abi"], bytecode=old["bytecode"])
+    address = w3.eth.wait_for_transaction_receipt(factory.constructor(owner, 1, 10).transact({"from": owner}))[
+        "contractAddress"
+    ]
+    n = Node(tmp_path / "n", {"contract": address, "rpc_url": chain_node.url}, key_index=1)
+    squatter = localnet.test_account(3).address
+    old_contract = w3.eth.contract(address=address, abi=old["abi"])
+    w3.eth.wait_for_transaction_receipt(old_contract.functions.registerPeer(n.peer_id).transact({"from": squatter}))
+    async with n as c:
+        await until(lambda: c.state == "error", what="state error")
+        assert squatter in n.status().last_error and n.peer_id in n.status().last_error
+        assert not n.status().registered
+        with pytest.raises(Refused, match=f"registered to {squatter}"):
             await c.register()
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from web3.exceptions import ContractCustomError, TimeExhausted, Web3RPCError
 from swarmd import config as cfg
 from swarmd.chain import artifact, errors, keys, preflight
 from swarmd.chain.queue import Submission, SubmissionQueue, backoff_delay, batch_due
+from swarmd.chain.reconcile import ranges
+from swarmd.chain.redact import redact_url, scrub, secrets_of
 
 REPO = Path(__file__).resolve().parents[2]
 PEER = "12D3KooWAbcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUV"
@@ -120,13 +123,53 @@ def test_queue_persists_and_dedups(tmp_path: Path) -> None:
     assert [s.key for s in again.pending()] == [r.key, w.key]
     assert again.pending()[0].tx_hash == "0xabc" and again.pending()[0].reward == -7
     assert again.pending()[1].winners == (PEER, "12D3KooWOther")
-    again.done(again.pending()[0])
+    again.confirm(again.pending()[0], block=12, block_hash="0x01")
     again.fail(again.pending()[0], "InvalidVote(index=1, winner='')")
     third = SubmissionQueue(tmp_path / "queue")
     assert third.pending() == []
     assert [s.failed_reason for s in third.failed()] == ["InvalidVote(index=1, winner='')"]
     assert not third.add(w)  # a failed key stays known: it is not retried by re-queueing
-    assert sorted(p.name for p in (tmp_path / "queue").iterdir()) == ["failed"]
+    # A confirmed record stays (and stays known) until final; reopened it is pending again.
+    assert [(s.key, s.block) for s in third.confirmed()] == [(r.key, 12)]
+    assert not third.add(r)
+    third.reopen(third.confirmed()[0], "lost in a rollback")
+    fourth = SubmissionQueue(tmp_path / "queue")
+    assert [(s.key, s.block, s.last_error) for s in fourth.pending()] == [(r.key, 0, "lost in a rollback")]
+    fourth.confirm(fourth.pending()[0], block=20)
+    fourth.finalize(fourth.confirmed()[0])
+    assert SubmissionQueue(tmp_path / "queue").confirmed() == []
+    assert sorted(p.name for p in (tmp_path / "queue").iterdir()) == ["confirmed", "failed"]
+
+
+def test_confirmed_and_pending_copies_of_one_record_keep_the_confirmed(tmp_path: Path) -> None:
+    # A crash between writing the confirmed record and removing the pending one.
+    q = SubmissionQueue(tmp_path)
+    r = Submission("reward", 1, 0, PEER, reward=5)
+    q.add(r)
+    (tmp_path / "confirmed" / r.file_name).write_text(replace(r, block=3).to_json())
+    again = SubmissionQueue(tmp_path)
+    assert again.pending() == [] and [s.block for s in again.confirmed()] == [3]
+    assert not (tmp_path / r.file_name).exists()
+
+
+def test_record_ranges_cover_rounds_in_calls_of_at_most_256() -> None:
+    assert ranges([]) == []
+    assert ranges([5, 3, 4, 3]) == [(3, 3)]
+    assert ranges([0, 255, 256, 600]) == [(0, 256), (256, 1), (600, 1)]
+
+
+def test_rpc_urls_lose_their_credentials() -> None:
+    url = "https://alice:s3cr3t-pass@eth.example.com:8443/v2/AbCdEf0123456789xyzKEY?apikey=tok-123456&x=1"
+    shown = redact_url(url)
+    assert shown == "https://***@eth.example.com:8443/v2/***?apikey=***&x=***"
+    for secret in ("alice:s3cr3t-pass", "s3cr3t-pass", "AbCdEf0123456789xyzKEY", "tok-123456"):
+        assert secret in secrets_of(url)
+        assert secret not in shown
+    assert redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+    assert redact_url("https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef") == "https://mainnet.infura.io/v3/***"
+    assert redact_url("https://rpc.example.org/") == "https://rpc.example.org/"
+    text = "HTTPSConnectionPool(host='eth.example.com'): /v2/AbCdEf0123456789xyzKEY?apikey=tok-123456"
+    assert scrub(text, secrets_of(url)) == "HTTPSConnectionPool(host='eth.example.com'): /v2/***?apikey=***"
 
 
 def test_queue_order_is_oldest_round_first_rewards_before_votes(tmp_path: Path) -> None:
