@@ -175,6 +175,7 @@ class ChainSubsystem:
         log.info("chain account %s, contract %s at %s", self.address, self.endpoint.contract, self.rpc_url_shown)
         if not await self._connect():
             return
+        self.reconciler.wake.set()  # records confirmed before a restart are checked at once
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._poller(), name="chain-poller")
             tg.create_task(self.sender.run(), name="chain-sender")
