@@ -70,14 +70,14 @@ def test_rounds_on_chain_survive_an_outage_and_a_rollback_and_match_local_record
         # The chain goes away for several rounds: training goes on, submissions wait.
         anvil.stop()
         before = {d.name: len(played(d)) for d in nodes}
-        wait_until(lambda: all(len(played(d)) >= before[d.name] + 3 for d in nodes), 300, interval=1.0,
-                   what="3 rounds without the chain")
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 2 for d in nodes), 300, interval=1.0,
+                   what="2 rounds without the chain")
         assert all(pending(d) > 0 for d in nodes)
         assert all(d.status().chain.state == "unreachable" for d in nodes)
 
         anvil = localnet.Anvil(port=anvil.port, state_file=state_file, log_file=short_tmp / "anvil2.log",
                                state_interval=1).start()
-        wait_until(lambda: all(len(played(d)) >= before[d.name] + 5 for d in nodes), 300, interval=1.0,
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 4 for d in nodes), 300, interval=1.0,
                    what="rounds after the chain returned")
         w3 = Web3(HTTPProvider(anvil.url))
         contract = w3.eth.contract(address=dep.address, abi=artifact.load().abi)
@@ -88,10 +88,18 @@ def test_rounds_on_chain_survive_an_outage_and_a_rollback_and_match_local_record
         dumped = time.time()
         wait_until(lambda: state_file.stat().st_mtime > dumped + 1, 30, what="a fresh state dump")
         old_state = short_tmp / "older-state.json"
-        shutil.copy(state_file, old_state)
+
+        def copied() -> bool:  # a whole dump, not one caught while anvil writes it
+            shutil.copy(state_file, old_state)
+            try:
+                return bool(json.loads(old_state.read_text()))
+            except ValueError:
+                return False
+
+        wait_until(copied, 30, what="a complete copy of the state dump")
         before = {d.name: len(played(d)) for d in nodes}
-        wait_until(lambda: all(len(played(d)) >= before[d.name] + 3 and pending(d) == 0 for d in nodes), 300,
-                   interval=1.0, what="3 more rounds on chain")
+        wait_until(lambda: all(len(played(d)) >= before[d.name] + 2 and pending(d) == 0 for d in nodes), 300,
+                   interval=1.0, what="2 more rounds on chain")
         lost_from = w3.eth.block_number
         anvil.kill()
         shutil.copy(old_state, state_file)
