@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from swarmd.chain.config import ChainConfig
 from swarmd.configbase import Section
@@ -115,6 +115,32 @@ class ControlConfig(Section):
         16 * 1024 * 1024, ge=65536, le=2**31 - 1,
         description="Largest gRPC message accepted or sent (gRPC's limit is 2 GiB - 1).",
     )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) of the TCP control plane; with `tls_key_file` it serves TLS."
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of `tls_cert_file` (mode 0600).")
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle: TCP clients must present a certificate it signed (mutual TLS), "
+        "on top of the bearer token.",
+    )
+    allow_insecure_tcp: bool = Field(
+        False,
+        description="Serve TCP without TLS on a non-loopback address (the bearer token crosses the "
+        "network in clear). Refused unless set.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> ControlConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("control.tls_cert_file and control.tls_key_file go together: set both or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("control.tls_client_ca_file needs control.tls_cert_file and control.tls_key_file")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
     @property
     def socket_mode_bits(self) -> int:

@@ -3,7 +3,9 @@
 The unix socket's file permissions are the access control, so the socket is
 created under a umask that never makes it wider than ``control.socket_mode``.
 TCP is served by a second server whose interceptor checks the token on every
-call, including health and reflection.
+call, including health and reflection. TCP serves TLS when a certificate and
+key are configured (mutual TLS with ``control.tls_client_ca_file``); without
+TLS it binds only to loopback unless ``control.allow_insecure_tcp`` is set.
 """
 
 from __future__ import annotations
@@ -87,6 +89,38 @@ def load_or_create_token(path: Path) -> str:
     if len(token) < 16:
         raise ControlPlaneError(f"control token file {path} holds a token shorter than 16 characters")
     return token
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(address: str) -> bool:
+    """``HOST:PORT`` names a loopback host (127.0.0.0/8, ::1, localhost)."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def _read_pem(path: Path, what: str, secret: bool = False) -> bytes:
+    try:
+        data = path.read_bytes()
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as e:
+        raise ControlPlaneError(f"control.{what} {path} cannot be read: {e.strerror}") from None
+    if secret and mode & stat.S_IRWXO:
+        raise ControlPlaneError(f"control.{what} {path} has mode {mode:04o}; other users must not read it (chmod 600 {path})")
+    if b"-----BEGIN" not in data:
+        raise ControlPlaneError(f"control.{what} {path} is not a PEM file")
+    return data
+
+
+def server_credentials(control) -> grpc.ServerCredentials:
+    """TLS credentials from ``control.tls_*`` (the client CA makes client certificates mandatory)."""
+    cert = _read_pem(control.tls_cert_file, "tls_cert_file")
+    key = _read_pem(control.tls_key_file, "tls_key_file", secret=True)
+    ca = None
+    if control.tls_client_ca_file is not None:
+        ca = _read_pem(control.tls_client_ca_file, "tls_client_ca_file")
+    return grpc.ssl_server_credentials(((key, cert),), root_certificates=ca, require_client_auth=ca is not None)
 
 
 class _TokenInterceptor(grpc.aio.ServerInterceptor):
@@ -176,23 +210,35 @@ class ControlPlane:
         os.chmod(path, mode)
         self._servers.append(server)
 
-        if self.config.control.tcp_address:
+        control = self.config.control
+        if control.tcp_address:
+            address = control.tcp_address
+            if not control.tls and not is_loopback(address):
+                if not control.allow_insecure_tcp:
+                    raise ControlPlaneError(
+                        f"control.tcp_address {address} is not a loopback address and TLS is off: the bearer "
+                        f"token would cross the network in clear. Set control.tls_cert_file and "
+                        f"control.tls_key_file, or control.allow_insecure_tcp = true to accept that"
+                    )
+                log.warning("control plane listens on %s without TLS (control.allow_insecure_tcp)", address)
             token = load_or_create_token(self.config.token_path)
             tcp = self._new_server([_TokenInterceptor(token)])
-            address = self.config.control.tcp_address
-            self.tcp_port = tcp.add_insecure_port(address)
+            if control.tls:
+                self.tcp_port = tcp.add_secure_port(address, server_credentials(control))
+            else:
+                self.tcp_port = tcp.add_insecure_port(address)
             if self.tcp_port == 0:
                 raise ControlPlaneError(f"cannot listen on control.tcp_address {address}")
-            host = address.rsplit(":", 1)[0].strip("[]")
-            if host not in ("127.0.0.1", "::1", "localhost"):
-                log.warning("control plane listens on non-loopback address %s (token required)", address)
             await tcp.start()
             self._servers.append(tcp)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "control plane ready",
-            extra={"socket": str(path), "tcp": self.config.control.tcp_address or "off"},
+            extra={
+                "socket": str(path),
+                "tcp": (control.tcp_address + (" (tls)" if control.tls else "")) if control.tcp_address else "off",
+            },
         )
 
     async def stop(self, grace_s: float = 2.0) -> None:

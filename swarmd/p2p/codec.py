@@ -17,7 +17,12 @@ from google.protobuf.message import DecodeError, Message
 
 from swarmd._pb.swarm.v1 import p2p_pb2
 
+# The envelope version this node writes, and the range it accepts (announced in
+# Presence): a release that bumps WIRE_VERSION still accepts the previous one, so
+# a swarm upgraded one node at a time never splits (docs/api.md).
 WIRE_VERSION = 1
+WIRE_VERSION_MIN = 1
+WIRE_VERSION_MAX = 1
 PRESENCE_KIND = "presence"
 # Topic "channels": presence belongs to the mesh, the others carry registered kinds.
 CHANNELS = ("presence", "rounds", "rollouts")
@@ -138,8 +143,8 @@ def check_envelope(
         env.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:
         return reject("malformed_envelope", str(e)[:200])
-    if env.version != WIRE_VERSION:
-        return reject("bad_version", f"version {env.version}")
+    if not WIRE_VERSION_MIN <= env.version <= WIRE_VERSION_MAX:
+        return reject("bad_version", f"version {env.version} (accepted {WIRE_VERSION_MIN}..{WIRE_VERSION_MAX})")
     if env.swarm_id != swarm_id:
         return reject("wrong_swarm", env.swarm_id[:80])
     if env.sender != origin:

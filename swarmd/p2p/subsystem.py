@@ -30,7 +30,15 @@ from swarmd._pb.swarm.v1 import p2p_pb2
 from swarmd.errors import BadRequest, NotAvailable
 from swarmd.p2p import metrics as m
 from swarmd.p2p.blobs import BlobStore, parse_hash
-from swarmd.p2p.codec import PRESENCE_KIND, KindRegistry, KindSpec, Validate, check_presence
+from swarmd.p2p.codec import (
+    PRESENCE_KIND,
+    WIRE_VERSION_MAX,
+    WIRE_VERSION_MIN,
+    KindRegistry,
+    KindSpec,
+    Validate,
+    check_presence,
+)
 from swarmd.p2p.peers import PeerInfo
 from swarmd.p2p.records import Received, Stats
 from swarmd.p2p.store import RoundStore
@@ -67,7 +75,8 @@ class Mesh:
         self._not_live: frozenset[str] = frozenset()
         self._subs: dict[str, list[asyncio.Queue[Received | None]]] = {}
         self._arrival = asyncio.Event()
-        self._presence = p2p_pb2.Presence(name=daemon.identity.name, version=__version__, roles=daemon.roles())
+        self._presence = p2p_pb2.Presence(name=daemon.identity.name, version=__version__, roles=daemon.roles(),
+                                          wire_version_min=WIRE_VERSION_MIN, wire_version_max=WIRE_VERSION_MAX)
         self._bridge: Bridge | None = None
         self._actor: Any = None
         self._ready: asyncio.Future[list[str]] | None = None
@@ -336,6 +345,8 @@ class Mesh:
             model=model,
             capabilities=list(capabilities),
             roles=self.daemon.roles(),
+            wire_version_min=WIRE_VERSION_MIN,
+            wire_version_max=WIRE_VERSION_MAX,
         )
         self._presence = p
         if self._actor is not None:

@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.aio import cancel_all
-from swarmd.errors import BadRequest, NotAvailable
+from swarmd.errors import NotAvailable
 from swarmd.metrics import REGISTRY
 from swarmd.swarm import leaderboard as lb
 from swarmd.swarm.env import Environment, StageContext, StageReport
@@ -84,6 +84,8 @@ class SwarmGame:
         self.published_key: tuple[int, int] | None = None
         self.last_reward: float | None = None
         self.chain_totals: dict[str, tuple[int, int]] = {}
+        # PauseTraining: stages are skipped (the node keeps relaying) until ResumeTraining.
+        self.paused = False
         self._tasks: list[asyncio.Task] = []
 
     # -- helpers the environments use -------------------------------------------
@@ -262,6 +264,11 @@ class SwarmGame:
                 self.state.last_done = state.key
                 self.set_phase("relaying", state)
                 continue
+            if self.paused:
+                ROUNDS_SKIPPED.labels("paused").inc()
+                self.state.last_done = state.key
+                self.set_phase("paused", state)
+                continue
             if not getattr(self.daemon.trainer, "ready", False):
                 if self.phase != "waiting_trainer":
                     self.set_phase("waiting_trainer", state)
@@ -338,8 +345,9 @@ class SwarmGame:
         if report.train:
             self.state.stages_trained += 1
         self.state.last_done = state.key
+        if self._queue_chain(state, report):
+            record["chain_queued"] = True
         self._save()
-        self._queue_chain(state, report)
         self.set_phase("done")
         reward = report.own_reward if report.own_reward is not None else 0.0
         self.daemon.events.emit(
@@ -364,18 +372,20 @@ class SwarmGame:
             ", ".join(p[-8:] for p in report.external_peers) or "nobody", len(report.rejections),
         )
 
-    def _queue_chain(self, state: RoundState, report: StageReport) -> int:
+    def _queue_chain(self, state: RoundState, report: StageReport) -> bool:
+        """Hand the stage's results to the chain queue; True once the queue holds them."""
         chain = self.daemon.chain
         if chain is None or report.own_reward is None:
-            return 0
+            return False
         winners = report.winners if state.is_last_stage else []
         try:
-            return chain.queue_results(
+            chain.queue_results(
                 state.round, state.stage, scaled_reward(report.own_reward, self.cfg.reward_scale), winners
             )
+            return True
         except Exception as e:  # noqa: BLE001 - a queue problem never stops the game
             log.error("cannot queue round %d stage %d for the chain: %s", state.round, state.stage, e)
-            return 0
+            return False
 
     # -- control plane --------------------------------------------------------------
 
@@ -406,6 +416,12 @@ class SwarmGame:
         return self._round_response(await self.source.advance())
 
     async def submit_results(self, round_: int) -> pb.SubmitResultsResponse:
+        """Queue a round's results (0: the last completed one) for the chain.
+
+        Stages already handed to the chain (by the game after playing them, or
+        by an earlier call) are not sent again; the reply counts them. A round
+        this node has no results for is refused (NotAvailable).
+        """
         chain = self.daemon.require_chain()
         records = [h for h in self.state.history if h.get("own_reward") is not None]
         if round_:
@@ -414,16 +430,47 @@ class SwarmGame:
             last = records[-1]["round"]
             records = [h for h in records if h["round"] == last]
         if not records:
-            raise BadRequest(f"no completed round {round_ or ''} with results to submit".replace("  ", " "))
+            which = f"round {round_}" if round_ else "completed round"
+            raise NotAvailable(f"this node has no {which} with results to submit")
         last_stage = max(h["stage"] for h in records)
-        queued = 0
+        queued = already = 0
         for h in records:
+            if h.get("chain_queued"):
+                already += 1
+                continue
             winners = h["winners"] if h["stage"] == last_stage else []
             queued += chain.queue_results(
                 h["round"], h["stage"], scaled_reward(h["own_reward"], self.cfg.reward_scale), winners
             )
+            h["chain_queued"] = True
+        if queued:
+            self._save()
         pending = chain.pending_count() if hasattr(chain, "pending_count") else 0
-        return pb.SubmitResultsResponse(queued=queued, pending=pending)
+        return pb.SubmitResultsResponse(
+            queued=queued, pending=pending, round=records[0]["round"], already_submitted=already
+        )
+
+    def pause_training(self, paused: bool) -> pb.TrainingControlResponse:
+        if not self.trains:
+            raise NotAvailable("this node does not train (a bootnode relays only)")
+        unchanged = self.paused == paused
+        self.paused = paused
+        if not unchanged:
+            log.info("training %s over the control plane", "paused" if paused else "resumed")
+            self.daemon.events.emit(
+                pb.EVENT_KIND_TRAINING,
+                "training paused: stages are skipped until resumed" if paused else "training resumed",
+                training=pb.TrainingEvent(state="paused" if paused else "resumed"),
+            )
+            if not paused and self.phase == "paused":
+                self.set_phase("idle")
+        return pb.TrainingControlResponse(paused=paused, unchanged=unchanged)
+
+    def last_round_state(self) -> dict[str, Any]:
+        """The round state a checkpoint taken now belongs to (the last stage played)."""
+        for h in reversed(self.state.history):
+            return {"round": h["round"], "stage": h["stage"]}
+        return {}
 
     def leaderboard(self, query: str = "", limit: int = 0) -> pb.Leaderboard:
         board = pb.Leaderboard(chain_reward_scale=self.cfg.reward_scale)

@@ -117,7 +117,7 @@ async def stream(request: web.Request, sub: Subscription, backlog: list[pb.Event
         await resp.write(b": ready\n\n")
         while True:
             try:
-                event = await asyncio.wait_for(sub.queue.get(), keepalive_s)
+                event = await asyncio.wait_for(sub.get(), keepalive_s)
             except TimeoutError:
                 await resp.write(KEEPALIVE)
                 continue

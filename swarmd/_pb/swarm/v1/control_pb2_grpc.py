@@ -99,6 +99,41 @@ class SwarmControlStub:
                 request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.SerializeToString,
                 response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.FromString,
                 _registered_method=True)
+        self.ListRounds = channel.unary_unary(
+                '/swarm.v1.SwarmControl/ListRounds',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsResponse.FromString,
+                _registered_method=True)
+        self.GetTrainingHistory = channel.unary_unary(
+                '/swarm.v1.SwarmControl/GetTrainingHistory',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetTrainingHistoryRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingHistory.FromString,
+                _registered_method=True)
+        self.GetConfig = channel.unary_unary(
+                '/swarm.v1.SwarmControl/GetConfig',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetConfigRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ConfigResponse.FromString,
+                _registered_method=True)
+        self.DownloadAdapter = channel.unary_stream(
+                '/swarm.v1.SwarmControl/DownloadAdapter',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.DownloadAdapterRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.AdapterChunk.FromString,
+                _registered_method=True)
+        self.PauseTraining = channel.unary_unary(
+                '/swarm.v1.SwarmControl/PauseTraining',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.PauseTrainingRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.FromString,
+                _registered_method=True)
+        self.ResumeTraining = channel.unary_unary(
+                '/swarm.v1.SwarmControl/ResumeTraining',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ResumeTrainingRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.FromString,
+                _registered_method=True)
+        self.Checkpoint = channel.unary_unary(
+                '/swarm.v1.SwarmControl/Checkpoint',
+                request_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointRequest.SerializeToString,
+                response_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointResponse.FromString,
+                _registered_method=True)
 
 
 class SwarmControlServicer:
@@ -168,14 +203,15 @@ class SwarmControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportAdapter(self, request, context):
-        """Export the current LoRA adapter as a plain PEFT directory.
+        """Export the current LoRA adapter as a plain PEFT directory on the daemon's filesystem.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchEvents(self, request, context):
-        """Follow the daemon's events; the stream ends when the daemon stops.
+        """Follow the daemon's events. Replays recent events first (or everything after
+        `since`), then live ones; the stream ends when the daemon stops.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -191,6 +227,54 @@ class SwarmControlServicer:
     def GetDiagnostics(self, request, context):
         """What a bug report needs (swarmctl bundle): the redacted configuration, recent log
         lines and events, versions and host facts. Never keys, tokens or credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRounds(self, request, context):
+        """The round history, newest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrainingHistory(self, request, context):
+        """The trainer's recent optimizer steps, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConfig(self, request, context):
+        """The resolved configuration the daemon runs with, secrets redacted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadAdapter(self, request, context):
+        """Export the adapter and stream its files to the client (no shared filesystem needed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseTraining(self, request, context):
+        """Stop training at the next stage (the node keeps relaying) until ResumeTraining.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTraining(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Checkpoint(self, request, context):
+        """Write a trainer checkpoint now.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -263,6 +347,41 @@ def add_SwarmControlServicer_to_server(servicer, server):
                     servicer.GetDiagnostics,
                     request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.FromString,
                     response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.SerializeToString,
+            ),
+            'ListRounds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRounds,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsResponse.SerializeToString,
+            ),
+            'GetTrainingHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrainingHistory,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetTrainingHistoryRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingHistory.SerializeToString,
+            ),
+            'GetConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConfig,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetConfigRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ConfigResponse.SerializeToString,
+            ),
+            'DownloadAdapter': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadAdapter,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.DownloadAdapterRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.AdapterChunk.SerializeToString,
+            ),
+            'PauseTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseTraining,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.PauseTrainingRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.SerializeToString,
+            ),
+            'ResumeTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeTraining,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ResumeTrainingRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.SerializeToString,
+            ),
+            'Checkpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.Checkpoint,
+                    request_deserializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointRequest.FromString,
+                    response_serializer=swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -616,6 +735,195 @@ class SwarmControl:
             '/swarm.v1.SwarmControl/GetDiagnostics',
             swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetDiagnosticsRequest.SerializeToString,
             swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.Diagnostics.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRounds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/ListRounds',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ListRoundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrainingHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/GetTrainingHistory',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetTrainingHistoryRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/GetConfig',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.GetConfigRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadAdapter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/DownloadAdapter',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.DownloadAdapterRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.AdapterChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/PauseTraining',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.PauseTrainingRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/ResumeTraining',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.ResumeTrainingRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.TrainingControlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Checkpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swarm.v1.SwarmControl/Checkpoint',
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointRequest.SerializeToString,
+            swarmd_dot___pb_dot_swarm_dot_v1_dot_control__pb2.CheckpointResponse.FromString,
             options,
             channel_credentials,
             insecure,

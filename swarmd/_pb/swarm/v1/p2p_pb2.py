@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dswarmd/_pb/swarm/v1/p2p.proto\x12\x08swarm.v1\"\x8b\x01\n\x08\x45nvelope\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x10\n\x08swarm_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05round\x18\x04 \x01(\x04\x12\r\n\x05stage\x18\x05 \x01(\r\x12\x0f\n\x07sent_at\x18\x06 \x01(\x01\x12\x0e\n\x06sender\x18\x07 \x01(\x0c\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\"\x9b\x01\n\x08Presence\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05round\x18\x03 \x01(\x04\x12\r\n\x05stage\x18\x04 \x01(\r\x12\r\n\x05model\x18\x05 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x06 \x03(\t\x12\r\n\x05roles\x18\x07 \x03(\t\x12\r\n\x05\x61\x64\x64rs\x18\x08 \x03(\t\x12\x0f\n\x07leaving\x18\t \x01(\x08\"Z\n\x0bPullRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\r\x12\x0c\n\x04have\x18\x04 \x03(\x0c\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\"B\n\x0cPullResponse\x12\r\n\x05holds\x18\x01 \x03(\x0c\x12\x10\n\x08messages\x18\x02 \x03(\x0c\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"0\n\x0b\x42lobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\"8\n\nBlobHeader\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"*\n\tLoadBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x66iller\x18\x02 \x01(\x0c\"$\n\x0f\x45xchangeRequest\x12\x11\n\tdial_back\x18\x01 \x03(\t\"+\n\tPeerAddrs\x12\x0f\n\x07peer_id\x18\x01 \x01(\x0c\x12\r\n\x05\x61\x64\x64rs\x18\x02 \x03(\t\"9\n\x0e\x44ialBackResult\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"u\n\x10\x45xchangeResponse\x12\x10\n\x08observed\x18\x01 \x01(\t\x12\"\n\x05peers\x18\x02 \x03(\x0b\x32\x13.swarm.v1.PeerAddrs\x12+\n\tdial_back\x18\x03 \x03(\x0b\x32\x18.swarm.v1.DialBackResultb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dswarmd/_pb/swarm/v1/p2p.proto\x12\x08swarm.v1\"\x8b\x01\n\x08\x45nvelope\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x10\n\x08swarm_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05round\x18\x04 \x01(\x04\x12\r\n\x05stage\x18\x05 \x01(\r\x12\x0f\n\x07sent_at\x18\x06 \x01(\x01\x12\x0e\n\x06sender\x18\x07 \x01(\x0c\x12\x0f\n\x07payload\x18\x08 \x01(\x0c\"\xcf\x01\n\x08Presence\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05round\x18\x03 \x01(\x04\x12\r\n\x05stage\x18\x04 \x01(\r\x12\r\n\x05model\x18\x05 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x06 \x03(\t\x12\r\n\x05roles\x18\x07 \x03(\t\x12\r\n\x05\x61\x64\x64rs\x18\x08 \x03(\t\x12\x0f\n\x07leaving\x18\t \x01(\x08\x12\x18\n\x10wire_version_min\x18\x14 \x01(\r\x12\x18\n\x10wire_version_max\x18\x15 \x01(\r\"Z\n\x0bPullRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\r\x12\x0c\n\x04have\x18\x04 \x03(\x0c\x12\x11\n\tmax_bytes\x18\x05 \x01(\r\"B\n\x0cPullResponse\x12\r\n\x05holds\x18\x01 \x03(\x0c\x12\x10\n\x08messages\x18\x02 \x03(\x0c\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"0\n\x0b\x42lobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\"8\n\nBlobHeader\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"*\n\tLoadBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\x0e\n\x06\x66iller\x18\x02 \x01(\x0c\"$\n\x0f\x45xchangeRequest\x12\x11\n\tdial_back\x18\x01 \x03(\t\"+\n\tPeerAddrs\x12\x0f\n\x07peer_id\x18\x01 \x01(\x0c\x12\r\n\x05\x61\x64\x64rs\x18\x02 \x03(\t\"9\n\x0e\x44ialBackResult\x12\x0c\n\x04\x61\x64\x64r\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"u\n\x10\x45xchangeResponse\x12\x10\n\x08observed\x18\x01 \x01(\t\x12\"\n\x05peers\x18\x02 \x03(\x0b\x32\x13.swarm.v1.PeerAddrs\x12+\n\tdial_back\x18\x03 \x03(\x0b\x32\x18.swarm.v1.DialBackResultb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,23 +34,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVELOPE']._serialized_start=44
   _globals['_ENVELOPE']._serialized_end=183
   _globals['_PRESENCE']._serialized_start=186
-  _globals['_PRESENCE']._serialized_end=341
-  _globals['_PULLREQUEST']._serialized_start=343
-  _globals['_PULLREQUEST']._serialized_end=433
-  _globals['_PULLRESPONSE']._serialized_start=435
-  _globals['_PULLRESPONSE']._serialized_end=501
-  _globals['_BLOBREQUEST']._serialized_start=503
-  _globals['_BLOBREQUEST']._serialized_end=551
-  _globals['_BLOBHEADER']._serialized_start=553
-  _globals['_BLOBHEADER']._serialized_end=609
-  _globals['_LOADBATCH']._serialized_start=611
-  _globals['_LOADBATCH']._serialized_end=653
-  _globals['_EXCHANGEREQUEST']._serialized_start=655
-  _globals['_EXCHANGEREQUEST']._serialized_end=691
-  _globals['_PEERADDRS']._serialized_start=693
-  _globals['_PEERADDRS']._serialized_end=736
-  _globals['_DIALBACKRESULT']._serialized_start=738
-  _globals['_DIALBACKRESULT']._serialized_end=795
-  _globals['_EXCHANGERESPONSE']._serialized_start=797
-  _globals['_EXCHANGERESPONSE']._serialized_end=914
+  _globals['_PRESENCE']._serialized_end=393
+  _globals['_PULLREQUEST']._serialized_start=395
+  _globals['_PULLREQUEST']._serialized_end=485
+  _globals['_PULLRESPONSE']._serialized_start=487
+  _globals['_PULLRESPONSE']._serialized_end=553
+  _globals['_BLOBREQUEST']._serialized_start=555
+  _globals['_BLOBREQUEST']._serialized_end=603
+  _globals['_BLOBHEADER']._serialized_start=605
+  _globals['_BLOBHEADER']._serialized_end=661
+  _globals['_LOADBATCH']._serialized_start=663
+  _globals['_LOADBATCH']._serialized_end=705
+  _globals['_EXCHANGEREQUEST']._serialized_start=707
+  _globals['_EXCHANGEREQUEST']._serialized_end=743
+  _globals['_PEERADDRS']._serialized_start=745
+  _globals['_PEERADDRS']._serialized_end=788
+  _globals['_DIALBACKRESULT']._serialized_start=790
+  _globals['_DIALBACKRESULT']._serialized_end=847
+  _globals['_EXCHANGERESPONSE']._serialized_start=849
+  _globals['_EXCHANGERESPONSE']._serialized_end=966
 # @@protoc_insertion_point(module_scope)

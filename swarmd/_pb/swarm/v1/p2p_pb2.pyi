@@ -27,7 +27,7 @@ class Envelope(_message.Message):
     def __init__(self, version: _Optional[int] = ..., swarm_id: _Optional[str] = ..., kind: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., sent_at: _Optional[float] = ..., sender: _Optional[bytes] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class Presence(_message.Message):
-    __slots__ = ("name", "version", "round", "stage", "model", "capabilities", "roles", "addrs", "leaving")
+    __slots__ = ("name", "version", "round", "stage", "model", "capabilities", "roles", "addrs", "leaving", "wire_version_min", "wire_version_max")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,8 @@ class Presence(_message.Message):
     ROLES_FIELD_NUMBER: _ClassVar[int]
     ADDRS_FIELD_NUMBER: _ClassVar[int]
     LEAVING_FIELD_NUMBER: _ClassVar[int]
+    WIRE_VERSION_MIN_FIELD_NUMBER: _ClassVar[int]
+    WIRE_VERSION_MAX_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     round: int
@@ -46,7 +48,9 @@ class Presence(_message.Message):
     roles: _containers.RepeatedScalarFieldContainer[str]
     addrs: _containers.RepeatedScalarFieldContainer[str]
     leaving: bool
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., model: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., roles: _Optional[_Iterable[str]] = ..., addrs: _Optional[_Iterable[str]] = ..., leaving: _Optional[bool] = ...) -> None: ...
+    wire_version_min: int
+    wire_version_max: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., model: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., roles: _Optional[_Iterable[str]] = ..., addrs: _Optional[_Iterable[str]] = ..., leaving: _Optional[bool] = ..., wire_version_min: _Optional[int] = ..., wire_version_max: _Optional[int] = ...) -> None: ...
 
 class PullRequest(_message.Message):
     __slots__ = ("kind", "round", "stage", "have", "max_bytes")
