@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # pip's steps as short progress lines with a heartbeat (pip is silent for minutes while it installs).
 PIPSTEPS := python3 swarmd/tools/pipsteps.py
 
-.PHONY: help install install-system image proto proto-check test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
+.PHONY: help install install-system image proto proto-check api-check api-lock test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -49,12 +49,19 @@ proto: ## regenerate Python code from proto/ (committed under swarmd/_pb)
 proto-check: ## verify the committed generated code matches proto/
 	$(PY) -m swarmd.tools.protogen --check
 
+api-check: ## fail on a breaking change to proto/ unless API_MAJOR was bumped (docs/api.md)
+	$(PY) -m swarmd.tools.apicheck
+
+api-lock: ## record proto/ as the released API (proto/api/swarm.v1.binpb)
+	$(PY) -m swarmd.tools.apicheck --update
+
 test: install ## run the test suite (the README's test command)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install ## ruff and the generated-code check
+lint: install ## ruff, the generated-code check and the API compatibility check
 	$(VENV)/bin/ruff check swarmd swarmctl tests bench
 	$(PY) -m swarmd.tools.protogen --check
+	$(PY) -m swarmd.tools.apicheck
 
 fmt:
 	$(VENV)/bin/ruff check --fix swarmd swarmctl tests bench

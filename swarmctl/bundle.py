@@ -40,8 +40,9 @@ No key files, control tokens or chain credentials are included.
 """
 
 
-def register(verbs: argparse._SubParsersAction) -> None:
-    p = verbs.add_parser("bundle", help="write a tarball for a bug report (no keys or credentials)")
+def register(verb) -> None:
+    """Add the verb through swarmctl's ``verb(name, help)`` (which adds the global options)."""
+    p = verb("bundle", "write a tarball for a bug report (no keys or credentials)")
     p.add_argument("path", nargs="?", default="",
                    help="output file (default: ./swarmd-bundle-<time>.tar.gz)")
     p.set_defaults(handler=run)
@@ -60,27 +61,25 @@ def _add(tar: tarfile.TarFile, name: str, text: str, mtime: float) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def run(stub, args: argparse.Namespace) -> int:
-    import grpc
-
-    from swarmd._pb.swarm.v1 import control_pb2 as pb
+def run(c, args: argparse.Namespace) -> int:
+    """``c`` is a swarmd.client.Client."""
+    from swarmd.client import ControlError
 
     now = time.time()
     path = args.path or f"swarmd-bundle-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))}.tar.gz"
     path = os.path.abspath(path)
-    diag = stub.call("GetDiagnostics", pb.GetDiagnosticsRequest())  # unreachable/refused: swarmctl's exit codes
+    diag = c.diagnostics(timeout=args.timeout)  # unreachable/refused: swarmctl's exit codes
     files: dict[str, str] = {"README.txt": README.format(when=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)))}
     errors: list[str] = []
     files["status.json"] = _json(diag.status)
-    for name, method, request in (
-        ("peers.json", "ListPeers", pb.ListPeersRequest(include_stale=True)),
-        ("leaderboard.json", "GetLeaderboard", pb.GetLeaderboardRequest()),
+    for name, method, call in (
+        ("peers.json", "ListPeers", lambda: c.peers(include_stale=True, timeout=args.timeout)),
+        ("leaderboard.json", "GetLeaderboard", lambda: c.leaderboard(timeout=args.timeout)),
     ):
         try:
-            files[name] = _json(stub.call(method, request))
-        except Exception as e:  # noqa: BLE001 - a disabled part is noted, the rest is still collected
-            detail = e.details() if isinstance(e, grpc.RpcError) else str(e)
-            errors.append(f"{method}: {detail}")
+            files[name] = _json(call())
+        except ControlError as e:  # a disabled part is noted, the rest is still collected
+            errors.append(f"{method}: {e}")
     files["config.toml"] = diag.config_toml
     files["events.jsonl"] = "".join(_json(e).replace("\n", "") + "\n" for e in diag.recent_events)
     files["logs/daemon.log"] = "\n".join(diag.log_lines) + "\n"

@@ -1,15 +1,26 @@
-"""One function per verb: build the request, call the daemon, print the reply."""
+"""One function per verb: build the request, call the daemon through swarmd.client, print the reply."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
+import time
 
 from google.protobuf import json_format
 
-from swarmctl.main import EXIT_ERROR, EXIT_OK
-from swarmd._pb.swarm.v1 import control_pb2 as pb
+from swarmctl.main import (
+    DEFAULT_TIMEOUT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    VERB_TIMEOUTS,
+    CtlError,
+)
+from swarmd import client as sc
+from swarmd.client import pb
 
 
 def to_json(message) -> str:
@@ -103,6 +114,11 @@ def _human_status(s: pb.Status) -> str:
     return "\n".join(lines)
 
 
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
 def _human_peers(reply: pb.ListPeersResponse) -> str:
     if not reply.peers:
         return "no peers"
@@ -119,22 +135,27 @@ def _human_peers(reply: pb.ListPeersResponse) -> str:
                 f"{p.last_seen_s_ago:.0f}s ago",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return _table(rows)
 
 
-def status(stub, args) -> int:
-    _print(args, stub.call("GetStatus", pb.GetStatusRequest()), _human_status)
+def _human_board(board: pb.Leaderboard) -> str:
+    from swarmd import tables
+
+    return tables.leaderboard(board)
+
+
+def status(c: sc.Client, args) -> int:
+    _print(args, c.status(timeout=args.timeout), _human_status)
     return EXIT_OK
 
 
-def peers(stub, args) -> int:
-    _print(args, stub.call("ListPeers", pb.ListPeersRequest(include_stale=args.all)), _human_peers)
+def peers(c: sc.Client, args) -> int:
+    _print(args, c.peers(args.all, timeout=args.timeout), _human_peers)
     return EXIT_OK
 
 
-def join(stub, args) -> int:
-    reply = stub.call("Join", pb.JoinRequest(multiaddrs=args.multiaddrs))
+def join(c: sc.Client, args) -> int:
+    reply = c.join(args.multiaddrs, timeout=args.timeout)
     _print(
         args,
         reply,
@@ -146,81 +167,174 @@ def join(stub, args) -> int:
     return EXIT_OK if all(x.ok for x in reply.results) else EXIT_ERROR
 
 
-def leave(stub, args) -> int:
-    _print(args, stub.call("Leave", pb.LeaveRequest()), lambda r: f"left the mesh ({r.disconnected} peers disconnected)")
+def leave(c: sc.Client, args) -> int:
+    _print(args, c.leave(timeout=args.timeout), lambda r: f"left the mesh ({r.disconnected} peers disconnected)")
     return EXIT_OK
 
 
-def round_(stub, args) -> int:
+def round_(c: sc.Client, args) -> int:
     if args.round_verb == "start":
-        reply = stub.call("StartRound", pb.StartRoundRequest(round=args.round))
+        reply = c.start_round(args.round, timeout=args.timeout)
     else:
-        reply = stub.call("AdvanceRound", pb.AdvanceRoundRequest())
+        reply = c.advance_round(timeout=args.timeout)
     _print(args, reply, lambda r: f"round {r.round} stage {r.stage} (source {r.source})")
     return EXIT_OK
 
 
-def register(stub, args) -> int:
+def _human_rounds(reply: pb.ListRoundsResponse) -> str:
+    if not reply.rounds:
+        return "no rounds recorded yet"
+    rows = [("ROUND", "REWARD", "GROUPS", "WINNERS", "SECONDS", "FINISHED")]
+    for r in reply.rounds:
+        rows.append((
+            f"{r.round}.{r.stage}",
+            f"{r.own_reward:.3f}" if r.has_own_reward else "-",
+            f"{r.local_groups}+{r.external_groups}",
+            ", ".join(w[-8:] for w in r.winners) or "-",
+            f"{r.seconds:.1f}",
+            time.strftime("%H:%M:%S", time.localtime(r.finished_at)) if r.finished_at else "-",
+        ))
+    return _table(rows) + (f"\n({len(reply.rounds)} of {reply.total})" if reply.total > len(reply.rounds) else "")
+
+
+def rounds(c: sc.Client, args) -> int:
+    if args.limit:
+        reply = c.rounds(args.limit, timeout=args.timeout)
+    else:
+        reply = pb.ListRoundsResponse()
+        reply.rounds.extend(c.iter_rounds())
+        reply.total = len(reply.rounds)
+    _print(args, reply, _human_rounds)
+    return EXIT_OK
+
+
+def _note(args, message: str) -> None:
+    """Progress for people, on stderr (stdout stays the reply, for scripts)."""
+    if not args.json:
+        print(message, file=sys.stderr, flush=True)
+
+
+def register(c: sc.Client, args) -> int:
+    _note(args, f"registering on chain (waits for the transaction; up to {args.timeout:g}s, see --timeout) ...")
     _print(
         args,
-        stub.call("Register", pb.RegisterRequest()),
+        c.register(timeout=args.timeout),
         lambda r: f"{r.peer_id} is registered to {r.address}"
         + (" (already)" if r.already_registered else f" (tx {r.tx_hash})"),
     )
     return EXIT_OK
 
 
-def submit(stub, args) -> int:
-    _print(
-        args,
-        stub.call("SubmitResults", pb.SubmitResultsRequest(round=args.round)),
-        lambda r: f"queued {r.queued} submissions ({r.pending} pending)",
-    )
+def _human_submit(r: pb.SubmitResultsResponse) -> str:
+    if r.queued == 0 and r.already_submitted:
+        return (f"round {r.round} was already submitted ({r.already_submitted} stages); nothing sent again "
+                f"({r.pending} pending)")
+    text = f"round {r.round}: queued {r.queued} submissions ({r.pending} pending)"
+    if r.already_submitted:
+        text += f"; {r.already_submitted} stages were already submitted"
+    return text
+
+
+def submit(c: sc.Client, args) -> int:
+    _print(args, c.submit_results(args.round, timeout=args.timeout), _human_submit)
     return EXIT_OK
 
 
-def _human_board(board: pb.Leaderboard) -> str:
-    from swarmd import tables
-
-    return tables.leaderboard(board)
-
-
-def leaderboard(stub, args) -> int:
-    _print(args, stub.call("GetLeaderboard", pb.GetLeaderboardRequest(query=args.query, limit=args.limit)), _human_board)
+def leaderboard(c: sc.Client, args) -> int:
+    _print(args, c.leaderboard(args.query, args.limit, timeout=args.timeout), _human_board)
     return EXIT_OK
 
 
-def export(stub, args) -> int:
-    _print(
-        args,
-        # the daemon resolves nothing relative to its own working directory
-        stub.call("ExportAdapter", pb.ExportAdapterRequest(directory=os.path.abspath(args.directory))),
-        lambda r: f"adapter (policy version {r.policy_version}) written to {r.directory}",
-    )
+def export(c: sc.Client, args) -> int:
+    import os
+
+    directory = os.path.abspath(args.directory)
+    _note(args, f"exporting the adapter (waits for the trainer's current step; up to {args.timeout:g}s, "
+                f"see --timeout) ...")
+    if args.on_daemon:
+        reply = c.export_adapter(directory, timeout=args.timeout)
+        _print(args, reply, lambda r: f"adapter (policy version {r.policy_version}) written to {r.directory}")
+        return EXIT_OK
+    shown = [0.0]
+
+    def progress(received: int, total: int) -> None:
+        now = time.monotonic()
+        if not args.json and sys.stderr.isatty() and (now - shown[0] > 0.2 or received == total):
+            shown[0] = now
+            print(f"\r  {received / 2**20:.1f} / {total / 2**20:.1f} MiB", end="", file=sys.stderr, flush=True)
+
+    done = c.download_adapter(directory, progress=progress, timeout=args.timeout)
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps({"directory": str(done.directory), "policy_version": done.policy_version,
+                          "files": list(done.files), "bytes": done.bytes}))
+    else:
+        print(f"adapter (policy version {done.policy_version}, {len(done.files)} files, "
+              f"{done.bytes / 2**20:.1f} MiB) written to {done.directory}")
+    return EXIT_OK
+
+
+def checkpoint(c: sc.Client, args) -> int:
+    _note(args, f"checkpointing (waits for the trainer's current step; up to {args.timeout:g}s, see --timeout) ...")
+    _print(args, c.checkpoint(timeout=args.timeout),
+           lambda r: f"checkpoint at policy version {r.policy_version}: {r.path}")
+    return EXIT_OK
+
+
+def pause(c: sc.Client, args) -> int:
+    _print(args, c.pause_training(timeout=args.timeout),
+           lambda r: "training was already paused" if r.unchanged
+           else "training paused from the next stage on (the node keeps relaying)")
+    return EXIT_OK
+
+
+def resume(c: sc.Client, args) -> int:
+    _print(args, c.resume_training(timeout=args.timeout),
+           lambda r: "training was not paused" if r.unchanged else "training resumes at the next stage")
+    return EXIT_OK
+
+
+def config(c: sc.Client, args) -> int:
+    cfg = c.get_config(timeout=args.timeout)
+    if args.json:
+        print(json.dumps(cfg.values))
+        return EXIT_OK
+    for section, values in cfg.values.items():
+        print(f"[{section}]")
+        for key, value in (values.items() if isinstance(values, dict) else []):
+            print(f"{key} = {json.dumps(value)}")
+        print()
+    if cfg.redacted:
+        print(f"# redacted: {', '.join(cfg.redacted)}")
     return EXIT_OK
 
 
 def _human_event(e: pb.Event) -> str:
-    import time
-
     stamp = time.strftime("%H:%M:%S", time.localtime(e.time))
+    if e.kind == pb.EVENT_KIND_GAP:
+        return f"{stamp} -- {e.message} --"
     kind = pb.EventKind.Name(e.kind).removeprefix("EVENT_KIND_").lower()
     return f"{stamp} #{e.seq} {kind:<9} {e.message}"
 
 
-def events(stub, args) -> int:
-    kinds = [pb.EventKind.Value(f"EVENT_KIND_{k.upper()}") for k in args.kind]
+def events(c: sc.Client, args) -> int:
+    stream = c.events(args.kind, since=args.since, replay=args.replay,
+                      timeout=args.timeout if args.timeout_given else None)
     seen = 0
-    for event in stub.stream("WatchEvents", pb.WatchEventsRequest(kinds=kinds)):
-        print(to_json(event) if args.json else _human_event(event), flush=True)
-        seen += 1
-        if args.count and seen >= args.count:
-            break
+    try:
+        for event in stream:
+            print(to_json(event) if args.json else _human_event(event), flush=True)
+            seen += 1
+            if args.count and seen >= args.count:
+                break
+    finally:
+        stream.close()
     return EXIT_OK
 
 
-def shutdown(stub, args) -> int:
-    _print(args, stub.call("Shutdown", pb.ShutdownRequest()), lambda r: "daemon is stopping")
+def shutdown(c: sc.Client, args) -> int:
+    _print(args, c.shutdown(timeout=args.timeout), lambda r: "daemon is stopping")
     return EXIT_OK
 
 
@@ -230,18 +344,65 @@ VERBS = {
     "join": join,
     "leave": leave,
     "round": round_,
+    "rounds": rounds,
     "register": register,
     "submit": submit,
     "leaderboard": leaderboard,
     "export": export,
+    "checkpoint": checkpoint,
+    "pause": pause,
+    "resume": resume,
+    "config": config,
     "events": events,
     "shutdown": shutdown,
 }
 
+_EXIT_CODES = (
+    (sc.Unreachable, EXIT_UNREACHABLE),
+    (sc.Refused, EXIT_REFUSED),
+    (sc.NotAvailable, EXIT_REFUSED),
+    (sc.BadRequest, EXIT_USAGE),
+)
 
-def run(stub, args) -> int:
+
+def _exit_code(e: sc.ControlError) -> int:
+    for cls, code in _EXIT_CODES:
+        if isinstance(e, cls):
+            return code
+    return EXIT_ERROR
+
+
+def _message(e: sc.ControlError, args) -> str:
+    if isinstance(e, sc.DeadlineExceeded):
+        return (f"{args.verb}: no answer within {args.timeout:g}s (the daemon is up but busy; "
+                f"give it longer with --timeout SECONDS)")
+    if isinstance(e, sc.Refused | sc.NotAvailable):
+        return f"refused: {e}"
+    if isinstance(e, sc.BadRequest):
+        return f"rejected: {e}"
+    if isinstance(e, sc.Unreachable):
+        return str(e)
+    return f"daemon error ({e.code}): {e}"
+
+
+def connect(args: argparse.Namespace) -> sc.Client:
+    tls = None
+    if args.tls_ca or args.tls_cert or args.tls_server_name:
+        tls = sc.TLS(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key,
+                     server_name=args.tls_server_name)
+    return sc.Client(args.socket, address=args.address, data_dir=args.data_dir, token_file=args.token_file,
+                     tls=tls, timeout=args.timeout, long_timeout=args.timeout)
+
+
+def run(args: argparse.Namespace) -> int:
+    args.timeout_given = args.timeout is not None
+    if args.timeout is None:
+        args.timeout = VERB_TIMEOUTS.get(args.verb, DEFAULT_TIMEOUT)
     try:
-        return (getattr(args, "handler", None) or VERBS[args.verb])(stub, args)
+        with connect(args) as c:
+            return (getattr(args, "handler", None) or VERBS[args.verb])(c, args)
+    except sc.ControlError as e:
+        raise CtlError(_message(e, args), _exit_code(e)) from None
     finally:
         sys.stdout.flush()
 

@@ -188,6 +188,11 @@ class _Methods:
         return self._call("ExportAdapter", pb.ExportAdapterRequest(directory=os.path.abspath(directory)),
                           timeout=timeout or self.long_timeout, idempotent=False)
 
+    def diagnostics(self, log_lines: int = 0, *, timeout: float | None = None) -> pb.Diagnostics:
+        """What a bug report needs: redacted configuration, recent log lines and events, versions, host facts."""
+        return self._call("GetDiagnostics", pb.GetDiagnosticsRequest(log_lines=log_lines), timeout=timeout,
+                          idempotent=True)
+
     def shutdown(self, *, timeout: float | None = None) -> pb.ShutdownResponse:
         """Stop the daemon gracefully."""
         return self._call("Shutdown", pb.ShutdownRequest(), timeout=timeout, idempotent=False)

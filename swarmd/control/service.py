@@ -162,7 +162,7 @@ class ControlService(pb_grpc.SwarmControlServicer):
     @_unary
     async def GetConfig(self, request, context):
         tree, redacted = redact(self.daemon.config.model_dump(mode="json"))
-        return pb.ConfigResponse(config_json=json.dumps(tree, sort_keys=True), redacted=redacted)
+        return pb.ConfigResponse(config_json=json.dumps(tree), redacted=redacted)
 
     async def DownloadAdapter(self, request, context) -> AsyncIterator[pb.AdapterChunk]:
         try:
