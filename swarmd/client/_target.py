@@ -176,9 +176,18 @@ def translate(e: grpc.RpcError, target: Target, method: str, timeout: float | No
         if target.socket is not None:
             target.probe()  # a socket that vanished or went stale says so
         lowered = details.lower()
-        if any(w in lowered for w in ("handshake", "ssl", "tls", "certificate")):
-            details = f"TLS handshake failed ({details})"
-        message = f"daemon at {target.where} is unreachable: {details}"
+        dropped = any(w in lowered for w in ("handshake", "ssl", "tls", "certificate", "socket closed"))
+        if dropped and target.tls is not None:
+            # Something listens there but ended the TLS handshake: a certificate it did not accept
+            # (or none, where it requires one), or ours did not verify.
+            cls = errors.Refused
+            message = (f"TLS handshake with {target.where} failed: check the CA (--tls-ca) and whether the "
+                       f"daemon requires a client certificate (--tls-cert/--tls-key) ({details})")
+        elif dropped:
+            message = (f"daemon at {target.where} closed the connection: does it serve TLS? "
+                       f"(give its CA with --tls-ca) ({details})")
+        else:
+            message = f"daemon at {target.where} is unreachable: {details}"
     elif cls is errors.DeadlineExceeded:
         within = f" within {timeout:g}s" if timeout else ""
         message = f"{method} got no answer from {target.where}{within} (a longer timeout may help)"
