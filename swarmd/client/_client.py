@@ -79,6 +79,10 @@ class _AdapterWriter:
             raise errors.BadRequest(f"{self.final} exists and is not an empty directory")
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.final.parent))
+        # mkdtemp makes it 0700; the result is an ordinary directory (modes as the umask allows).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.staging, 0o777 & ~umask)
         self.progress = progress
         self.received = self.total = self.policy_version = 0
         self.files: list[str] = []
