@@ -91,6 +91,12 @@ class LogConfig(Section):
     backups: int = Field(5, ge=1, le=100, description="Rotated log files kept (FILE.1 ... FILE.N).")
 
 
+def is_loopback_address(address: str) -> bool:
+    """``HOST:PORT`` names a loopback host (127.0.0.0/8, ::1, localhost)."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class ControlConfig(Section):
     socket: Path | None = Field(
         None, description="Unix socket of the gRPC control plane. Default: DATA_DIR/swarmd.sock."
@@ -136,6 +142,13 @@ class ControlConfig(Section):
             raise ValueError("control.tls_cert_file and control.tls_key_file go together: set both or neither")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("control.tls_client_ca_file needs control.tls_cert_file and control.tls_key_file")
+        if self.tcp_address and not self.tls and not self.allow_insecure_tcp:
+            if not is_loopback_address(self.tcp_address):
+                raise ValueError(
+                    f"control.tcp_address {self.tcp_address} is not a loopback address and TLS is off: the "
+                    f"bearer token would cross the network in clear. Set control.tls_cert_file and "
+                    f"control.tls_key_file, or control.allow_insecure_tcp = true to accept that"
+                )
         return self
 
     @property

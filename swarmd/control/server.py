@@ -26,6 +26,7 @@ from prometheus_client import Counter
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
+from swarmd.config import is_loopback_address
 from swarmd.control.service import ControlService
 from swarmd.metrics import REGISTRY
 
@@ -89,15 +90,6 @@ def load_or_create_token(path: Path) -> str:
     if len(token) < 16:
         raise ControlPlaneError(f"control token file {path} holds a token shorter than 16 characters")
     return token
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-
-def is_loopback(address: str) -> bool:
-    """``HOST:PORT`` names a loopback host (127.0.0.0/8, ::1, localhost)."""
-    host = address.rsplit(":", 1)[0].strip("[]")
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
 
 
 def _read_pem(path: Path, what: str, secret: bool = False) -> bytes:
@@ -213,13 +205,8 @@ class ControlPlane:
         control = self.config.control
         if control.tcp_address:
             address = control.tcp_address
-            if not control.tls and not is_loopback(address):
-                if not control.allow_insecure_tcp:
-                    raise ControlPlaneError(
-                        f"control.tcp_address {address} is not a loopback address and TLS is off: the bearer "
-                        f"token would cross the network in clear. Set control.tls_cert_file and "
-                        f"control.tls_key_file, or control.allow_insecure_tcp = true to accept that"
-                    )
+            if not control.tls and not is_loopback_address(address):
+                # Only with control.allow_insecure_tcp: the config refuses it otherwise.
                 log.warning("control plane listens on %s without TLS (control.allow_insecure_tcp)", address)
             token = load_or_create_token(self.config.token_path)
             tcp = self._new_server([_TokenInterceptor(token)])
