@@ -354,8 +354,8 @@ class NetworkActor:
             if change == "removed":
                 self.dialer.forget(rec.peer_id)
         drop = [connected[rec.peer_id] for change, rec in changes if change == "removed" and rec.peer_id in connected]
-        # A connection to a peer silent for twice the stale bound is dead (a partition, a
-        # frozen process): close it so that the dialer redials as soon as the peer is back.
+        # A connection to a swarmd peer silent for twice the stale bound is dead (a partition,
+        # a frozen process): close it so that the dialer redials as soon as the peer is back.
         # (Twice: a peer late under load is marked stale, but not cut off and redialed.)
         for pid in connected:
             self.conn_since.setdefault(pid, now)
@@ -364,7 +364,8 @@ class NetworkActor:
         # (A new connection gets stale_after_s to answer a ping before it counts as dead.)
         dead_after = 2 * self.cfg.stale_after_s
         dead = [connected[r.peer_id] for r in self.table.records.values()
-                if r.liveness == "stale" and r.peer_id in connected and connected[r.peer_id] not in drop
+                if r.announced and r.liveness == "stale" and r.peer_id in connected
+                and connected[r.peer_id] not in drop
                 and now - r.last_seen > dead_after and now - self.conn_since[r.peer_id] > dead_after]
         for peer in dead:
             log.info("closing the connection to %s: silent for %.0fs", peer.to_base58(),
