@@ -54,6 +54,12 @@ RUN groupadd --system --gid 10001 swarmd \
  && install -d -m 0755 /etc/swarmd
 COPY --from=build /opt/swarmd /opt/swarmd
 COPY packaging/container.toml /etc/swarmd/config.toml
+# An image without the trainer's packages runs with the trainer off (it relays and coordinates).
+ARG WITH_TRAINER=1
+RUN if [ "$WITH_TRAINER" != 1 ]; then \
+      sed -i 's/^model = "auto"$/enabled = false  # this image has no trainer (WITH_TRAINER=0)/' \
+        /etc/swarmd/config.toml; \
+    fi
 
 ENV PATH=/opt/swarmd/.venv/bin:$PATH \
     SWARMD_CONFIG=/etc/swarmd/config.toml \
@@ -71,5 +77,6 @@ EXPOSE 4001/tcp 8080/tcp
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
   CMD ["/opt/swarmd/.venv/bin/python", "-m", "swarmd.tools.healthcheck", "--probe", "live"]
 STOPSIGNAL SIGTERM
-# tini reaps orphans and forwards signals; swarmd stops its trainer worker itself.
-ENTRYPOINT ["/usr/bin/tini", "--", "/opt/swarmd/.venv/bin/swarmd"]
+# tini reaps orphans and forwards signals (-s: also when it is not PID 1); swarmd stops its
+# trainer worker itself.
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "/opt/swarmd/.venv/bin/swarmd"]

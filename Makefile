@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # pip's steps as short progress lines with a heartbeat (pip is silent for minutes while it installs).
 PIPSTEPS := python3 swarmd/tools/pipsteps.py
 
-.PHONY: help install install-system image proto proto-check api-check api-lock test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
+.PHONY: help install install-system image image-check proto proto-check api-check api-lock test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -42,6 +42,9 @@ install-system: ## as root: /opt/swarmd, the swarmd user, /etc/swarmd, systemd u
 
 image: ## container image with docker/podman/buildah (IMAGE=name IMAGE_ARGS=... IMAGE_BASE=debootstrap)
 	packaging/build-image.sh --tag '$(or $(IMAGE),swarmd)' $(if $(filter debootstrap,$(IMAGE_BASE)),--debootstrap) $(IMAGE_ARGS)
+
+image-check: ## start the image, wait for its health check, swarmctl status, SIGTERM (IMAGE=name)
+	packaging/check-image.sh '$(or $(IMAGE),swarmd)'
 
 proto: ## regenerate Python code from proto/ (committed under swarmd/_pb)
 	$(PY) -m swarmd.tools.protogen

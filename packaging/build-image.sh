@@ -9,8 +9,10 @@
 #   BUILDER ARGS    passed to the builder, e.g. --build-arg WITH_TRAINER=0, or
 #                   --build-arg TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 #
-# buildah runs with --isolation chroot, which needs neither an OCI runtime nor cgroups (VMs
-# with hybrid cgroups refuse crun). See docs/deployment.md.
+# BUILDER=podman or BUILDER=buildah skips the others. podman and buildah run with
+# --isolation chroot, which needs neither an OCI runtime nor cgroups (VMs with hybrid
+# cgroups refuse crun), and --format docker (the OCI format drops HEALTHCHECK).
+# See docs/deployment.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,16 +29,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if command -v docker >/dev/null; then
+# A docker client without a reachable daemon does not count.
+if [ "${BUILDER:-}" != podman ] && [ "${BUILDER:-}" != buildah ] && command -v docker >/dev/null \
+    && docker info >/dev/null 2>&1; then
   builder=(docker build)
   exists() { docker image inspect "$1" >/dev/null 2>&1; }
   import_rootfs() { tar -C "$1" -c . | docker import - "$BASE" >/dev/null; }
-elif command -v podman >/dev/null; then
-  builder=(podman build --isolation chroot --network host)
+elif [ "${BUILDER:-}" != buildah ] && command -v podman >/dev/null; then
+  builder=(podman build --format docker --isolation chroot --network host)
   exists() { podman image exists "$1"; }
   import_rootfs() { tar -C "$1" -c . | podman import - "$BASE" >/dev/null; }
 elif command -v buildah >/dev/null; then
-  builder=(buildah bud --isolation chroot --network host --layers)
+  builder=(buildah bud --format docker --isolation chroot --network host --layers)
   exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }
   import_rootfs() {
     local ctr

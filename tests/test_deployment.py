@@ -309,7 +309,8 @@ def test_dockerfile_follows_the_image_rules() -> None:
                     assert source.rstrip("/") in allowed, f"COPY {source} is not in the build context"
 
 
-def test_container_config_serves_health_where_the_healthcheck_looks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_container_config_serves_health_where_the_healthcheck_looks(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
     from swarmd import config as cfg
 
     for name in list(os.environ):
@@ -322,6 +323,16 @@ def test_container_config_serves_health_where_the_healthcheck_looks(monkeypatch:
         "http://127.0.0.1:8080/healthz?probe=live"
     assert config.p2p.listen == ["/ip4/0.0.0.0/tcp/4001"]
     assert "EXPOSE 4001/tcp 8080/tcp" in (REPO / "Dockerfile").read_text()
+    # The daemon-only image (WITH_TRAINER=0) turns the trainer off with one sed on that file.
+    dockerfile = (REPO / "Dockerfile").read_text()
+    match = re.search(r"sed -i 's/(\^[^/]*\$)/([^/]*)/'", dockerfile)
+    assert match, "the WITH_TRAINER=0 edit of the container config"
+    pattern, replacement = match.group(1), match.group(2)
+    text = (REPO / "packaging" / "container.toml").read_text()
+    edited, count = re.subn(pattern, replacement, text, flags=re.M)
+    assert count == 1
+    (tmp_path / "daemon-only.toml").write_text(edited)
+    assert cfg.load(tmp_path / "daemon-only.toml").trainer.enabled is False
     host_config = cfg.load(REPO / "packaging" / "config.toml")
     assert host_config.web.host == "127.0.0.1" and all("/127.0.0.1/" in a for a in host_config.p2p.listen)
 
