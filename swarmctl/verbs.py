@@ -382,6 +382,8 @@ def _message(e: sc.ControlError, args) -> str:
         return f"rejected: {e}"
     if isinstance(e, sc.Unreachable):
         return str(e)
+    if isinstance(e, sc.Busy):
+        return f"busy: {e} (try again shortly)"
     return f"daemon error ({e.code}): {e}"
 
 

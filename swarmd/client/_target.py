@@ -172,6 +172,10 @@ def translate(e: grpc.RpcError, target: Target, method: str, timeout: float | No
     except Exception:  # noqa: BLE001 - a transport failure carries no metadata
         name = ""
     cls = _SWARMD_ERRORS.get(name) or _BY_CODE.get(code, errors.DaemonError)
+    if name and cls is errors.Unreachable:
+        # The daemon answered with a transient condition of its own (a subsystem's error class
+        # this client does not know, e.g. the trainer restarting): reachable, and busy.
+        cls = errors.Busy
     if cls is errors.Unreachable:
         if target.socket is not None:
             target.probe()  # a socket that vanished or went stale says so
