@@ -11,7 +11,7 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 
 # One line that says what the columns count; the dashboard and docs/dashboard.md say the same.
 COLUMNS_NOTE = (
-    "reward: sum of this node's verified scores of the peer · wins: rounds this node voted the peer a winner · "
+    "reward: sum of this node's verified scores of the peer · wins: rounds this node voted the peer a winner\n"
     "chain reward: the peer's own reports on chain, same units · chain wins: winner votes from every node on chain"
 )
 

@@ -210,9 +210,10 @@ class Progress:
     def __init__(self, trainers: list[Daemon], labels: dict[str, str], boot: Daemon, nodes: int) -> None:
         self.trainers, self.labels, self.boot, self.nodes = trainers, labels, boot, nodes
         self.t0 = time.monotonic()
-        self.last_line = ""
+        self.last_states: list[str] = []
         self.last_at = 0.0
         self.first: dict[str, tuple[float, int] | None] = {}
+        self.since: dict[str, tuple[str, float]] = {}  # node -> (what it does, since when)
 
     def _node(self, d: Daemon, now: float) -> tuple[str, str]:
         """(what it does, ETA text)."""
@@ -231,12 +232,18 @@ class Progress:
 
     def poll(self) -> None:
         now = time.monotonic()
-        parts, waiting = [], 0
+        parts, states, waiting = [], [], 0
         for d in self.trainers:
             if not d.alive:
                 continue
             what, left = self._node(d, now)
+            if self.since.get(d.name, ("",))[0] != what:
+                self.since[d.name] = (what, now)
+            busy_for = now - self.since[d.name][1]
+            if not left and busy_for >= 20 and not what.startswith("round"):
+                left = f"for {busy_for:.0f}s"
             waiting += what.startswith("ready, waiting")
+            states.append(what)
             parts.append(f"{self.labels[d.name]}: {what}" + (f" ({left})" if left else ""))
         line = " · ".join(parts)
         if waiting == len(parts) and parts:
@@ -245,10 +252,11 @@ class Progress:
                 line = f"all {len(parts)} trainers ready; the coordinator sees {live} of {self.nodes} and starts round 0"
             except grpc.RpcError:
                 pass
-        changed = line != self.last_line
+        # What each node does, not how long it has: a line when that changes, or every 30 s.
+        changed = states != self.last_states
         if (changed and now - self.last_at >= 5.0) or now - self.last_at >= 30.0:
             print(f"  [{now - self.t0:>4.0f}s] {line}", flush=True)
-            self.last_line, self.last_at = line, now
+            self.last_states, self.last_at = states, now
 
 
 def _follow(daemon: Daemon, peer: str, printer: RoundPrinter, stop: threading.Event) -> None:

@@ -22,7 +22,8 @@ def _board() -> pb.Leaderboard:
 
 def test_chain_reward_in_local_units_and_columns_explained() -> None:
     text = verbs._human_board(_board())
-    header, first, second, note = text.splitlines()
+    header, first, second, *notes = text.splitlines()
+    note = " ".join(notes)
     assert "CHAIN REWARD" in header and "CHAIN WINS" in header
     assert first.split()[-2:] == ["0.125", "9"]  # 125 on chain / reward_scale 1000: the same units as REWARD
     assert "125" not in first.split()
