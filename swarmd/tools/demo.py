@@ -294,7 +294,8 @@ def _final_board(trainers: list[Daemon]) -> None:
 def _dashboard_ports(args) -> tuple[list[int], list[str]]:
     """Preferred ports for node1..N and the bootnode, and a note for each one that was taken."""
     ports, notes = [], []
-    for i, preferred in enumerate(range(args.web_port, args.web_port + args.nodes + 1)):
+    for i in range(args.nodes + 1):
+        preferred = args.web_port + i if args.web_port else 0  # 0: any free port for every node
         who = f"node{i + 1}" if i < args.nodes else "bootnode"
         if preferred and port_free(preferred):
             ports.append(preferred)

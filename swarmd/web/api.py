@@ -150,6 +150,9 @@ class Api:
             return part
         if not getattr(self.daemon.config, section).enabled:
             raise Unavailable(f"{what} is disabled on this node ({section}.enabled = false)")
+        if attr == "trainer" and self.daemon.config.node.mode == "bootnode":
+            raise Unavailable("this node is a bootnode: it relays and coordinates but trains nothing; "
+                              "a trainer's dashboard shows training and every peer's rewards")
         raise Unavailable(f"{what} is not available on this node")
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
@@ -171,7 +174,9 @@ class Api:
 
     async def status(self, request: web.Request) -> web.Response:
         status = self._call("status", self.daemon.status)
-        return json_response(message_json(status))
+        body = message_json(status)
+        body["node_mode"] = self.daemon.config.node.mode  # the page explains a bootnode's empty panels
+        return json_response(body)
 
     async def peers(self, request: web.Request) -> web.Response:
         mesh = self._part("mesh", "the p2p mesh", "p2p")

@@ -200,7 +200,9 @@
       tr.dataset.peerId = e.peer_id;
       return tr;
     }));
-    if (!entries.length) body.replaceChildren(row([q ? `no peer matches “${q}”` : "no rounds scored yet"]));
+    if (!entries.length) {
+      body.replaceChildren(row([q ? `no peer matches “${q}”` : isBootnode() ? BOOTNODE_NOTE : "no rounds scored yet"]));
+    }
   }
 
   async function loadRounds() {
@@ -273,8 +275,8 @@
   }
 
   async function loadTraining() {
-    const r = await getJSON("/api/training?limit=500");
     const charts = { "chart-reward": "reward_mean", "chart-loss": "loss", "chart-kl": "kl", "chart-tps": "tokens_per_s" };
+    const r = isBootnode() ? { ok: false, body: { error: BOOTNODE_NOTE } } : await getJSON("/api/training?limit=500");
     if (!r.ok) {
       unavailable("training-panel", r.body && r.body.error);
       for (const id of Object.keys(charts)) SwarmChart.line($(id), { series: [], empty: "not available" });
@@ -339,8 +341,13 @@
   }
 
   function loadAll() {
-    loadStatus(); loadPeers(); loadLeaderboard(); loadRounds(); loadTraining();
+    // Status first: a bootnode's page skips the trainer's panel instead of asking for it.
+    loadStatus().then(() => { loadPeers(); loadLeaderboard(); loadRounds(); loadTraining(); });
   }
+
+  const isBootnode = () => !!state.status && state.status.node_mode === "bootnode";
+  const BOOTNODE_NOTE = "this node is a bootnode: it relays and coordinates rounds but plays none; "
+    + "a trainer's dashboard shows every peer's rewards";
 
   function setConnection(value) {
     state.connected = value === "live";
