@@ -3,13 +3,14 @@ plaintext TCP off loopback, and swarmctl's option and exit-code conventions on a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
 import pytest
 
 from swarmd import client as sc
-from swarmd.client import TLS, Client
+from swarmd.client import TLS, AsyncClient, Client
 from tests.client.support import CA, LIGHT, free_port
 from tests.support.daemons import SWARMCTL
 
@@ -100,3 +101,27 @@ def test_swarmctl_options_after_the_verb_and_exit_codes(daemons, short_tmp) -> N
     r = subprocess.run([*SWARMCTL, "events", "--count", "2", "--socket", sock], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "#1 lifecycle" in r.stdout
+
+
+def test_mesh_rpcs_diagnostics_and_shutdown_through_both_clients(daemons) -> None:
+    d = daemons("mesh", config={s: {"enabled": False} for s in ("trainer", "swarm", "web")})
+    with Client(d.socket) as c:
+        diag = c.diagnostics(log_lines=5)
+        assert diag.status.peer_id == d.status().peer_id and len(diag.log_lines) <= 5 and diag.config_toml
+        with pytest.raises(sc.NotAvailable, match="swarm.enabled = false"):
+            c.advance_round()
+
+    async def main() -> None:
+        async with AsyncClient(d.socket) as c:
+            assert (await c.diagnostics()).recent_events
+            with pytest.raises(sc.NotAvailable, match="swarm.enabled = false"):
+                await c.advance_round()
+            left = await c.leave()
+            assert left.disconnected == 0  # alone: nobody to disconnect
+            assert (await c.status()).mesh.mesh_state == sc.pb.MESH_STATE_LEFT
+            await c.shutdown()
+
+    asyncio.run(main())
+    assert d.wait_exit(60) == 0
+    with pytest.raises(sc.Unreachable):
+        Client(d.socket, retries=0).status()
