@@ -2,7 +2,7 @@
 
 Exit codes (stable, for scripts):
   0  success
-  1  error: the daemon failed the request, a deadline passed (see --timeout), or something unexpected
+  1  error: the daemon failed the request or is busy, a deadline passed (see --timeout), or something unexpected
   2  usage error (bad arguments, or the daemon rejected an argument)
   3  the daemon is unreachable (no socket, nothing listening, connection refused)
   4  refused (no permission, wrong token, role or feature not available, no such round)
