@@ -84,6 +84,26 @@ class SwarmConfig(Section):
     winners_per_round: int = Field(1, ge=1, le=16, description="How many peers a node votes for each round.")
     history_rounds: int = Field(1000, ge=10, le=100000, description="Rounds of history kept for the dashboard.")
     idle_poll_s: float = Field(1.0, gt=0, le=60, description="How often an idle node checks its round source.")
+    eval_every_rounds: int = Field(
+        10, ge=0, le=100000,
+        description="Held-out evaluation after every this many rounds, and of the base model once at "
+        "start (0: never). Runs between stages, never in a stage's deadline window.",
+    )
+    eval_questions: int = Field(
+        32, ge=1, le=4096,
+        description="Size of the held-out set: questions drawn from `tasks` with seeds training never "
+        "uses, the same on every node of the swarm.",
+    )
+    eval_batch: int = Field(
+        8, ge=1, le=4096,
+        description="Held-out questions per greedy pass (a slice: the evaluation may stop between slices).",
+    )
+    eval_budget_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest an evaluation may take; one that would not fit is abandoned."
+    )
+    eval_max_new_tokens: int = Field(
+        0, ge=0, le=32768, description="Greedy completion length cap (0: trainer.sampling.max_new_tokens)."
+    )
 
     @field_validator("tasks")
     @classmethod

@@ -78,6 +78,9 @@ class SwarmGame:
         self.task_specs = tasks.preset(self.cfg.tasks)
         self.env = make_environment(self)
         self.source = make_source(self)
+        from swarmd.swarm.evaluator import Evaluator
+
+        self.evaluator = Evaluator(self)
         self.phase = "idle"
         self.phase_since = time.monotonic()
         self.current: RoundState | None = None
@@ -241,6 +244,7 @@ class SwarmGame:
 
     async def _run(self) -> None:
         while True:
+            await self.evaluator.between_stages()
             state = await self.source.wait_after(self.state.last_done, self.cfg.idle_poll_s)
             if state is None:
                 continue
@@ -405,6 +409,7 @@ class SwarmGame:
             status.roles.append("coordinator")
         if self.source.can_drive and self.source.name == "chain" and "stage_manager" not in status.roles:
             status.roles.append("stage_manager")
+        self.evaluator.fill_status(status)
 
     def _round_response(self, state: RoundState) -> pb.RoundResponse:
         return pb.RoundResponse(round=state.round, stage=state.stage, source=state.source)
@@ -498,8 +503,21 @@ class SwarmGame:
             "last_round": max(trained) if trained else None,
             "task_preset": self.cfg.tasks,
             "tasks": [t.to_json() for t in preset(self.cfg.tasks)],
-            "held_out": {k: float(v) for k, v in metrics.items() if k.startswith(("heldout", "held_out"))},
+            "held_out": self._held_out(metrics),
         }
+
+    def _held_out(self, metrics: dict) -> dict[str, float]:
+        """The latest held-out evaluation (swarmd.swarm.evaluator), for the model card."""
+        last = self.evaluator.last()
+        if last is None:
+            return {k: float(v) for k, v in metrics.items() if k.startswith(("heldout", "held_out"))}
+        return {f"greedy pass@1 after round {last.round} ({last.examples} questions)": last.accuracy,
+                "mean verifier score": last.mean_reward}
+
+    def evaluations(self, limit: int = 0) -> list[dict[str, Any]]:
+        """Held-out evaluations, oldest first (the base model's has round 0)."""
+        rows = list(self.state.evaluations)
+        return rows[-limit:] if limit else rows
 
     def round_history(self, limit: int = 0) -> list[dict[str, Any]]:
         rows = list(self.state.history)

@@ -36,6 +36,8 @@ class GameState:
     coordinator_key: tuple[int, int] | None = None
     # Stages this node trained on, over its whole life (the history keeps only the recent ones).
     stages_trained: int = 0
+    # Held-out evaluations (swarmd.trainer.evaluation.Result as JSON), oldest first.
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
 
     def record_round(
         self, round_: int, scores: dict[str, float], winners: list[str], names: dict[str, str]
@@ -68,6 +70,7 @@ def save(state: GameState, path: Path) -> None:
         "coordinator_seq": state.coordinator_seq,
         "coordinator_key": list(state.coordinator_key) if state.coordinator_key else None,
         "stages_trained": state.stages_trained,
+        "evaluations": state.evaluations,
     }
     make_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
@@ -95,6 +98,7 @@ def load(path: Path, history: int) -> GameState:
         state.coordinator_key = tuple(key) if key else None
         trained_in_history = sum(1 for h in state.history if h.get("train"))
         state.stages_trained = max(int(data.get("stages_trained", 0)), trained_in_history)
+        state.evaluations = [e for e in data.get("evaluations", []) if isinstance(e, dict)]
     except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("game state %s is unreadable (%s); starting a fresh leaderboard", path, e)
         return GameState(history=deque(maxlen=history))

@@ -253,6 +253,12 @@ class TrainerSupervisor:
         self._record_step(stats, round)
         return stats
 
+    async def evaluate(self, refs: list[TaskRef], max_new_tokens: int, batch: int) -> dict[str, Any]:
+        """One greedy completion per held-out question, scored: {"datasets", "rewards", "completions", "seconds"}."""
+        result, _ = await self._call("evaluate", {"refs": [r.to_json() for r in refs],
+                                                  "max_new_tokens": max_new_tokens, "batch": batch})
+        return result
+
     async def checkpoint(self, round_state: dict[str, Any]) -> str:
         """Write a checkpoint (adapter, optimizer, RNG, counters, ``round_state``) atomically."""
         result, _ = await self._call("checkpoint", {"round_state": round_state})

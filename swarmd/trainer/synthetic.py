@@ -8,6 +8,10 @@ the whole completion when there are no answer tags — so random text already
 scores a little and the reward can rise. ``swarmd_digits`` ("reply with digits
 only", scored by the share of digits) needs no reading at all: a tiny model
 climbs it within a few dozen steps, which makes learning visible on a CPU.
+``swarmd_sparse`` ("reply with a number") pays 1 only when the answer holds at
+least ``min_digits`` digits and 0 otherwise: a fresh tiny model succeeds on
+about 6% of its completions at ``min_digits = 2``, so most groups carry no
+signal, which is the setting where peers' successes should matter.
 It is registered with reasoning-gym like any dataset, so task references,
 re-scoring by peers and the worker's code path are the same as for real tasks.
 
@@ -22,6 +26,7 @@ from typing import Any
 
 NAME = "swarmd_letters"
 DIGITS = "swarmd_digits"
+SPARSE = "swarmd_sparse"
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -61,6 +66,22 @@ class DigitsConfig:
 
     def validate(self) -> None:
         pass
+
+
+def sparse_reward(answer: str, min_digits: int) -> float:
+    """1.0 when ``answer`` holds at least ``min_digits`` digit characters, else 0.0."""
+    return 1.0 if sum(c.isdigit() for c in answer) >= min_digits else 0.0
+
+
+@dataclass
+class SparseConfig:
+    min_digits: int = 2
+    seed: int | None = None
+    size: int = 500
+
+    def validate(self) -> None:
+        if not 1 <= self.min_digits <= 64:
+            raise ValueError("min_digits must be between 1 and 64")
 
 
 def register() -> None:
@@ -108,3 +129,23 @@ def register() -> None:
             return digits_reward(answer or "")
 
     reasoning_gym.factory.register_dataset(DIGITS, DigitsDataset, DigitsConfig)
+
+    class SparseDataset(ProceduralDataset):
+        """'Reply with a number': all-or-nothing, rarely earned by a fresh tiny model."""
+
+        def __init__(self, config: SparseConfig) -> None:
+            super().__init__(config=config, seed=config.seed, size=config.size)
+
+        def __getitem__(self, idx: int) -> dict[str, Any]:
+            rng = Random(self.seed + idx)
+            word = "".join(rng.choice(_LETTERS) for _ in range(5))
+            return {
+                "question": f"Reply with a number of at least {self.config.min_digits} digits. Label: {word}",
+                "answer": "1" * self.config.min_digits,
+                "metadata": {"source_dataset": SPARSE, "source_index": idx},
+            }
+
+        def score_answer(self, answer: str | None, entry: dict[str, Any]) -> float:
+            return sparse_reward(answer or "", self.config.min_digits)
+
+    reasoning_gym.factory.register_dataset(SPARSE, SparseDataset, SparseConfig)

@@ -124,9 +124,12 @@ EASY_TASKS: tuple[TaskSpec, ...] = (
 # in tests and experiments, which score 0 on everything else.
 DENSE_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_letters", {"length": 3}),)
 DIGITS_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_digits", {}),)
+# All-or-nothing reward a fresh tiny model rarely earns (swarmd.trainer.synthetic).
+SPARSE_TASKS: tuple[TaskSpec, ...] = (TaskSpec("swarmd_sparse", {"min_digits": 2}),)
 
 PRESETS: dict[str, tuple[TaskSpec, ...]] = {
     "sapo": SAPO_TASKS, "easy": EASY_TASKS, "dense": DENSE_TASKS, "digits": DIGITS_TASKS,
+    "sparse": SPARSE_TASKS,
 }
 
 
@@ -146,13 +149,26 @@ def _u64(*parts: object) -> int:
     return int.from_bytes(h[:8], "big")
 
 
+# Training questions take dataset seeds below TRAIN_SEED_LIMIT, with at most
+# MAX_ROUND_QUESTIONS indices each; held-out sets (swarmd.trainer.evaluation) take the
+# band above it. Entry i of a dataset derives from seed + i, so the two never share one.
+HELDOUT_BAND = 2**24
+TRAIN_SEED_LIMIT = SEED_LIMIT - HELDOUT_BAND
+MAX_ROUND_QUESTIONS = 64
+
+
 def round_seed(swarm_id: str, peer_id: str, round_: int) -> int:
-    """The seed of a peer's questions in a round: sha256 of the three, below 2**31.
+    """The seed of a peer's questions in a round: sha256 of the three, below the held-out band.
 
     Stable across versions by construction (a version tag is hashed in; changing
-    the derivation means changing the tag).
+    the derivation means changing the tag). The 0.8% of hashes that would reach the
+    held-out band are drawn again below it.
     """
-    return _u64("swarmd/round-seed/v1", swarm_id, peer_id, int(round_)) % SEED_LIMIT
+    seed = _u64("swarmd/round-seed/v1", swarm_id, peer_id, int(round_)) % SEED_LIMIT
+    if seed > TRAIN_SEED_LIMIT - MAX_ROUND_QUESTIONS:
+        seed = _u64("swarmd/round-seed/v1/below-heldout", swarm_id, peer_id, int(round_)) % (
+            TRAIN_SEED_LIMIT - MAX_ROUND_QUESTIONS)
+    return seed
 
 
 def draw_refs(tasks: list[TaskSpec] | tuple[TaskSpec, ...], seed: int, n: int) -> list[TaskRef]:

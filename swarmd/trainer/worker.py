@@ -120,6 +120,12 @@ class Worker:
         stats = self.policy.train(groups, int(limits.get("micro_batch", self.cfg.micro_batch)))
         return {"stats": stats.to_json()}, b""
 
+    def op_evaluate(self, args: dict, limits: dict) -> tuple[dict, bytes]:
+        from swarmd.trainer import greedy
+
+        refs = [TaskRef.from_json(r) for r in args["refs"]]
+        return greedy.evaluate(self.policy, refs, int(args["max_new_tokens"]), int(args["batch"])), b""
+
     def op_checkpoint(self, args: dict, limits: dict) -> tuple[dict, bytes]:
         state = args.get("round_state") or {}
         if not isinstance(state, dict):

@@ -140,6 +140,7 @@ class Api:
             web.post("/api/leaderboard", self.leaderboard_post),
             web.get("/api/rounds", self.rounds),
             web.get("/api/training", self.training),
+            web.get("/api/evaluations", self.evaluations),
             web.get("/api/events", self.events, allow_head=False),
             web.get("/healthz", self.healthz),
         ]
@@ -169,7 +170,7 @@ class Api:
     async def index(self, request: web.Request) -> web.Response:
         return json_response({"endpoints": [
             "/api/status", "/api/peers", "/api/leaderboard?q=&limit=", "/api/rounds?limit=",
-            "/api/training?limit=", "/api/events?kinds=", "/healthz?probe=live|ready", "/metrics",
+            "/api/training?limit=", "/api/evaluations?limit=", "/api/events?kinds=", "/healthz?probe=live|ready", "/metrics",
         ]})
 
     async def status(self, request: web.Request) -> web.Response:
@@ -256,6 +257,14 @@ class Api:
         trainer = self._part("trainer", "the trainer", "trainer")
         points = self._call("the training history", lambda: trainer.history(n))
         return json_response({"points": list(points)})
+
+    async def evaluations(self, request: web.Request) -> web.Response:
+        try:
+            n = parse_limit(request.query.get("limit"), default=500)
+        except ValueError as e:
+            raise bad_request(str(e)) from None
+        swarm = self._part("swarm", "the swarm game", "swarm")
+        return json_response({"evaluations": self._call("the evaluations", lambda: swarm.evaluations(n))})
 
     def health_snapshot(self) -> health.Snapshot:
         d = self.daemon

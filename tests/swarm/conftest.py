@@ -46,6 +46,7 @@ def node_config(i: int, coordinators: list[str], bootnodes: list[str], **swarm) 
             "group_size": 4,
             "stage_timeout_s": 90.0,
             "announce_interval_s": 0.5,
+            "eval_every_rounds": 0,
             **swarm,
         },
     }

@@ -249,7 +249,7 @@ class RoundStatus(_message.Message):
     def __init__(self, round: _Optional[int] = ..., stage: _Optional[int] = ..., stage_count: _Optional[int] = ..., phase: _Optional[str] = ..., source: _Optional[str] = ..., environment: _Optional[str] = ..., rounds_completed: _Optional[int] = ..., last_reward: _Optional[float] = ..., has_last_reward: _Optional[bool] = ..., seconds_in_phase: _Optional[float] = ..., round_phase: _Optional[_Union[RoundPhase, str]] = ...) -> None: ...
 
 class TrainingStatus(_message.Message):
-    __slots__ = ("state", "model", "device", "dtype", "step", "policy_version", "last_reward_mean", "last_loss", "last_step_s", "tokens_per_s", "worker_restarts", "micro_batch", "last_error", "worker_pid", "worker_rss_bytes", "gen_batch", "detail", "trainable_params", "last_checkpoint", "last_metrics", "training_state")
+    __slots__ = ("state", "model", "device", "dtype", "step", "policy_version", "last_reward_mean", "last_loss", "last_step_s", "tokens_per_s", "worker_restarts", "micro_batch", "last_error", "worker_pid", "worker_rss_bytes", "gen_batch", "detail", "trainable_params", "last_checkpoint", "last_metrics", "training_state", "evaluation")
     class LastMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +278,7 @@ class TrainingStatus(_message.Message):
     LAST_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     LAST_METRICS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_STATE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     state: str
     model: str
     device: str
@@ -299,7 +300,43 @@ class TrainingStatus(_message.Message):
     last_checkpoint: str
     last_metrics: _containers.ScalarMap[str, float]
     training_state: TrainingState
-    def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ..., gen_batch: _Optional[int] = ..., detail: _Optional[str] = ..., trainable_params: _Optional[int] = ..., last_checkpoint: _Optional[str] = ..., last_metrics: _Optional[_Mapping[str, float]] = ..., training_state: _Optional[_Union[TrainingState, str]] = ...) -> None: ...
+    evaluation: Evaluation
+    def __init__(self, state: _Optional[str] = ..., model: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., step: _Optional[int] = ..., policy_version: _Optional[int] = ..., last_reward_mean: _Optional[float] = ..., last_loss: _Optional[float] = ..., last_step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., worker_restarts: _Optional[int] = ..., micro_batch: _Optional[int] = ..., last_error: _Optional[str] = ..., worker_pid: _Optional[int] = ..., worker_rss_bytes: _Optional[int] = ..., gen_batch: _Optional[int] = ..., detail: _Optional[str] = ..., trainable_params: _Optional[int] = ..., last_checkpoint: _Optional[str] = ..., last_metrics: _Optional[_Mapping[str, float]] = ..., training_state: _Optional[_Union[TrainingState, str]] = ..., evaluation: _Optional[_Union[Evaluation, _Mapping]] = ...) -> None: ...
+
+class Evaluation(_message.Message):
+    __slots__ = ("round", "policy_version", "accuracy", "mean_reward", "examples", "per_task", "seconds")
+    class PerTaskEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: TaskEvaluation
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TaskEvaluation, _Mapping]] = ...) -> None: ...
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    MEAN_REWARD_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    PER_TASK_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    policy_version: int
+    accuracy: float
+    mean_reward: float
+    examples: int
+    per_task: _containers.MessageMap[str, TaskEvaluation]
+    seconds: float
+    def __init__(self, round: _Optional[int] = ..., policy_version: _Optional[int] = ..., accuracy: _Optional[float] = ..., mean_reward: _Optional[float] = ..., examples: _Optional[int] = ..., per_task: _Optional[_Mapping[str, TaskEvaluation]] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class TaskEvaluation(_message.Message):
+    __slots__ = ("accuracy", "mean_reward", "examples")
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    MEAN_REWARD_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    accuracy: float
+    mean_reward: float
+    examples: int
+    def __init__(self, accuracy: _Optional[float] = ..., mean_reward: _Optional[float] = ..., examples: _Optional[int] = ...) -> None: ...
 
 class ChainStatus(_message.Message):
     __slots__ = ("state", "rpc_url", "chain_id", "contract", "address", "balance_wei", "registered", "pending_submissions", "failed_submissions", "last_error", "submitted", "round", "stage", "stage_count", "block", "stage_manager", "recent_failures", "unfinal_submissions", "rollbacks", "last_rollback", "chain_state")
@@ -665,7 +702,7 @@ class RejectionEvent(_message.Message):
     def __init__(self, peer_id: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class TrainingEvent(_message.Message):
-    __slots__ = ("step", "reward_mean", "loss", "kl", "step_s", "tokens_per_s", "state")
+    __slots__ = ("step", "reward_mean", "loss", "kl", "step_s", "tokens_per_s", "state", "evaluation")
     STEP_FIELD_NUMBER: _ClassVar[int]
     REWARD_MEAN_FIELD_NUMBER: _ClassVar[int]
     LOSS_FIELD_NUMBER: _ClassVar[int]
@@ -673,6 +710,7 @@ class TrainingEvent(_message.Message):
     STEP_S_FIELD_NUMBER: _ClassVar[int]
     TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     step: int
     reward_mean: float
     loss: float
@@ -680,7 +718,8 @@ class TrainingEvent(_message.Message):
     step_s: float
     tokens_per_s: float
     state: str
-    def __init__(self, step: _Optional[int] = ..., reward_mean: _Optional[float] = ..., loss: _Optional[float] = ..., kl: _Optional[float] = ..., step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., state: _Optional[str] = ...) -> None: ...
+    evaluation: Evaluation
+    def __init__(self, step: _Optional[int] = ..., reward_mean: _Optional[float] = ..., loss: _Optional[float] = ..., kl: _Optional[float] = ..., step_s: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., state: _Optional[str] = ..., evaluation: _Optional[_Union[Evaluation, _Mapping]] = ...) -> None: ...
 
 class ChainEvent(_message.Message):
     __slots__ = ("change", "what", "round", "stage", "tx_hash", "error")
