@@ -148,7 +148,8 @@ class SwarmGame:
     def train_group(self, g: ScoredGroup):
         from swarmd.trainer.protocol import TrainGroup
 
-        return TrainGroup(prompt=g.prompt, completions=g.completions, rewards=g.rewards, source=g.sender)
+        return TrainGroup(prompt=g.prompt, completions=g.completions, rewards=g.rewards, source=g.sender,
+                          behavior_logprobs=list(g.behavior_logprobs) if g.behavior_logprobs else None)
 
     def train_group_from(self, prompt: list[dict], completions: list[str], rewards: list[float]):
         from swarmd.trainer.protocol import TrainGroup

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 from typing import TYPE_CHECKING
 
@@ -84,7 +85,8 @@ class Sapo:
             policy_version=trainer.policy_version,
             model=trainer.model_name,
             items=[
-                gpb.RolloutItem(ref=ref_to_pb(g.ref), question=g.question, completions=g.completions, claimed_rewards=g.rewards)
+                gpb.RolloutItem(ref=ref_to_pb(g.ref), question=g.question, completions=g.completions,
+                                claimed_rewards=g.rewards, completion_logprobs=g.logprobs)
                 for g in groups
             ],
         )
@@ -143,7 +145,8 @@ class Sapo:
     ) -> list[ScoredGroup]:
         """Keep the items each peer was asked, re-score them, and count what is rejected."""
         game = self.game
-        items: list[tuple[int, str, int, gpb.RolloutItem]] = []
+        items: list[tuple[int, str, int, gpb.RolloutItem, bool]] = []
+        model = game.daemon.trainer.model_name
         for round_, sender, batch in candidates:
             reason = check_batch(batch, self.limits)
             if reason is not None:
@@ -152,7 +155,8 @@ class Sapo:
             expected = [obj_key(r) for r in self.expected_refs(sender, round_)]
             kept, rejected = check_items(sender, round_, batch, expected)
             report.rejections += rejected
-            items += [(round_, sender, batch.policy_version, item) for item in kept]
+            # Sender log-probs mean something here only when the sender runs our model.
+            items += [(round_, sender, batch.policy_version, item, batch.model == model) for item in kept]
         if not items:
             return []
         score_items, parsed = [], []
@@ -172,7 +176,7 @@ class Sapo:
             return []
         results = await game.daemon.trainer.score(score_items)
         scored: list[ScoredGroup] = []
-        for (round_, sender, version, item), result in zip(items, results, strict=True):
+        for (round_, sender, version, item, same_model), result in zip(items, results, strict=True):
             if result.error:
                 report.rejections.append(Rejection(sender, result.error, f"{item.ref.dataset}#{item.ref.index}"))
                 continue
@@ -180,6 +184,9 @@ class Sapo:
                 ScoredGroup(
                     sender, round_, version, game.prompt_of(result, item.question), item.question,
                     list(item.completions), list(result.rewards),
+                    tuple(item.completion_logprobs)
+                    if same_model and len(item.completion_logprobs) == len(item.completions)
+                    and all(math.isfinite(x) for x in item.completion_logprobs) else (),
                 )
             )
         return scored

@@ -17,6 +17,8 @@ class ScoredGroup:
     question: str
     completions: list[str]
     rewards: list[float]
+    # The sender's mean log-prob per token of each completion, when it runs our model.
+    behavior_logprobs: tuple[float, ...] = ()
 
     @property
     def has_signal(self) -> bool:

@@ -46,6 +46,12 @@ class GrpoSection(Section):
     iterations: int = Field(
         1, ge=1, le=16, description="Optimizer steps on each batch (above 1 the clip takes effect)."
     )
+    external_is_cap: float = Field(
+        0.0, ge=0, le=100,
+        description="Truncated importance weight for peers' completions from the same model: their "
+        "advantage is multiplied by min(exp(mean per-token log-ratio local − sender), this) (0: off, "
+        "peers' completions are trained on as if sampled locally).",
+    )
     max_completion_tokens: int = Field(
         1024, ge=1, description="Completions to train on are cut to this many tokens (peers' too)."
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import os
 import random
 import resource
@@ -31,7 +32,7 @@ from typing import Any
 
 import torch
 
-from swarmd.trainer import checkpoint, grpo, models, sampling, state, tasks
+from swarmd.trainer import checkpoint, grpo, models, offpolicy, sampling, state, tasks
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.decisions import plan_chunks
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
@@ -87,6 +88,7 @@ class _Group:
     prompt: list[int]
     completions: list[list[int]]
     advantages: list[float]
+    behavior: list[float] | None = None  # the sender's mean log-prob per token (peers' groups)
 
 
 class Policy:
@@ -252,8 +254,9 @@ class Policy:
             toks = samples.tokens[i * group_size : (i + 1) * group_size]
             texts = [self.decode(t) for t in toks]
             self._remember(texts, toks)
+            lps = samples.logprobs[i * group_size : (i + 1) * group_size]
             groups.append(Group(ref, prompt, question, texts, [tasks.score(ref, entry, c) for c in texts],
-                                [len(t) for t in toks]))
+                                [len(t) for t in toks], [sum(lp) / len(lp) if len(lp) else 0.0 for lp in lps]))
         n_tokens = sum(len(t) for t in samples.tokens)
         stats = {"generated_tokens": n_tokens, "generate_s": gen_s,
                  "generate_tokens_per_s": n_tokens / gen_s if gen_s > 0 else 0.0}
@@ -302,22 +305,28 @@ class Policy:
                 skipped += 1
                 continue
             adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
-            kept.append(_Group(self.prompt_ids(group.prompt), [self.completion_ids(c) for c in group.completions], adv))
+            behavior = group.behavior_logprobs if len(group.behavior_logprobs or []) == len(group.completions) else None
+            kept.append(_Group(self.prompt_ids(group.prompt), [self.completion_ids(c) for c in group.completions], adv,
+                               behavior))
         return kept, rewards, skipped
 
-    def _micro_batches(self, groups: list[_Group], micro_batch: int) -> list[tuple[sampling.Batch, torch.Tensor]]:
-        """(batch, advantages [B]) per pass: whole groups (their prompt computed once), ≤ ``micro_batch`` rows."""
+    def _micro_batches(self, groups: list[_Group], micro_batch: int
+                       ) -> list[tuple[sampling.Batch, torch.Tensor, torch.Tensor]]:
+        """(batch, advantages [B], sender mean log-probs [B], nan for none) per pass: whole groups
+        (their prompt computed once), ≤ ``micro_batch`` rows."""
         out = []
         for chunk in plan_chunks([len(grp.completions) for grp in groups], micro_batch):
-            prompts, row_prompt, completions, advantages = [], [], [], []
+            prompts, row_prompt, completions, advantages, behavior = [], [], [], [], []
             for u, (gi, start, count) in enumerate(chunk):
                 grp = groups[gi]
                 prompts.append(grp.prompt)
                 row_prompt += [u] * count
                 completions += grp.completions[start:start + count]
                 advantages += grp.advantages[start:start + count]
+                behavior += (grp.behavior or [math.nan] * len(grp.completions))[start:start + count]
             batch = sampling.pack(prompts, row_prompt, completions, self.tokenizer.pad_token_id)
-            out.append((batch.to(self.device), torch.tensor(advantages, dtype=torch.float32, device=self.device)))
+            out.append((batch.to(self.device), torch.tensor(advantages, dtype=torch.float32, device=self.device),
+                        torch.tensor(behavior, dtype=torch.float32, device=self.device)))
         return out
 
     def train(self, groups: list[TrainGroup], micro_batch: int) -> TrainStats:
@@ -341,12 +350,12 @@ class Policy:
             return stats
         batches = self._micro_batches(kept, micro_batch)
         n_rows = sum(len(grp.completions) for grp in kept)
-        n_tokens = int(sum(float(b.completion_mask.sum()) for b, _ in batches))
+        n_tokens = int(sum(float(b.completion_mask.sum()) for b, _, _ in batches))
         temperature = self.cfg.sampling.temperature
         old: list[torch.Tensor | None] = [None] * len(batches)
         if g.iterations > 1:
             self.model.eval()
-            for i, (b, _) in enumerate(batches):
+            for i, (b, _, _) in enumerate(batches):
                 with oom_as(len(b.row_prompt)), torch.no_grad():
                     old[i] = sampling.completion_logprobs(self.model, b, temperature)
         train_t0 = time.perf_counter()
@@ -354,7 +363,8 @@ class Policy:
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
             loss_total, sums = 0.0, {"policy_loss": 0.0, "kl": 0.0, "clipped": 0.0}
-            for i, (b, adv) in enumerate(batches):
+            off = offpolicy.Tally()
+            for i, (b, adv, behavior) in enumerate(batches):
                 try:
                     with oom_as(len(b.row_prompt)):
                         logp = sampling.completion_logprobs(self.model, b, temperature)  # [B, T]
@@ -362,6 +372,9 @@ class Policy:
                         if g.kl_beta > 0:
                             with torch.no_grad(), self.model.disable_adapter():
                                 ref = sampling.completion_logprobs(self.model, b, temperature)
+                        # Peers' completions: how far off-policy, and (external_is_cap) their weight.
+                        adv = adv * off.add(*offpolicy.weights(logp, b.completion_mask, behavior,
+                                                               g.external_is_cap))
                         old_logp = old[i] if old[i] is not None else logp.detach()
                         loss, part = grpo.grpo_loss(logp, old_logp, adv, b.completion_mask,
                                                     n_tokens, g.clip_low, g.clip_high, g.kl_beta, ref)
@@ -395,6 +408,7 @@ class Policy:
         stats.tokens_per_s = n_tokens * g.iterations / train_s if train_s > 0 else 0.0
         stats.step_s = time.perf_counter() - t0
         stats.peak_memory_bytes = peak_memory_bytes(self.device)
+        stats.external_rows, stats.external_log_ratio, stats.external_weight = off.summary()
         return stats
 
     # -- adapter and checkpoint state ---------------------------------------------------

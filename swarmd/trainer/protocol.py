@@ -74,6 +74,8 @@ class Group:
     completions: list[str]
     rewards: list[float]
     completion_tokens: list[int]
+    # Mean log-prob per token of each completion under the distribution it was sampled from.
+    logprobs: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,6 +91,7 @@ class Group:
             completions=_strings(d["completions"], "completions"),
             rewards=_floats(d["rewards"], "rewards"),
             completion_tokens=[int(x) for x in d["completion_tokens"]],
+            logprobs=_floats(d.get("logprobs", []), "logprobs"),
         )
 
 
@@ -132,17 +135,22 @@ class TrainGroup:
     completions: list[str]
     rewards: list[float]
     source: str = "local"  # "local", or the peer ID the group came from
+    # A peer's group from the same model: the sender's mean log-prob per token of each
+    # completion (swarmd.trainer.offpolicy); None otherwise.
+    behavior_logprobs: list[float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TrainGroup:
+        behavior = d.get("behavior_logprobs")
         g = cls(
             _messages(d["prompt"], "prompt"),
             _strings(d["completions"], "completions"),
             _floats(d["rewards"], "rewards"),
             str(d.get("source", "local")),
+            None if behavior is None else _floats(behavior, "behavior_logprobs"),
         )
         if len(g.completions) != len(g.rewards):
             raise ProtocolError("a train group needs one reward per completion")
@@ -171,6 +179,11 @@ class TrainStats:
     groups_used: int = 0
     groups_skipped: int = 0
     micro_batch: int = 0
+    # Peers' completions with a sender log-prob: how many, their mean per-token log-ratio
+    # (local − sender), and the mean weight they were trained with (swarmd.trainer.offpolicy).
+    external_rows: int = 0
+    external_log_ratio: float = 0.0
+    external_weight: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eswarmd/_pb/swarm/v1/game.proto\x12\x08swarm.v1\"L\n\x07TaskRef\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05index\x18\x04 \x01(\x04\"m\n\x0bRolloutItem\x12\x1e\n\x03ref\x18\x01 \x01(\x0b\x32\x11.swarm.v1.TaskRef\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x03 \x03(\t\x12\x17\n\x0f\x63laimed_rewards\x18\x04 \x03(\x02\"\x8e\x01\n\x0cRolloutBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x16\n\x0epolicy_version\x18\x04 \x01(\x04\x12\r\n\x05model\x18\x05 \x01(\t\x12$\n\x05items\x18\x06 \x03(\x0b\x32\x15.swarm.v1.RolloutItem\"g\n\nDebateItem\x12\x1e\n\x03ref\x18\x01 \x01(\x0b\x32\x11.swarm.v1.TaskRef\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x03 \x03(\t\x12\x12\n\ncandidates\x18\x04 \x03(\t\"w\n\x0b\x44\x65\x62\x61teBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x16\n\x0epolicy_version\x18\x03 \x01(\x04\x12\r\n\x05model\x18\x04 \x01(\t\x12#\n\x05items\x18\x05 \x03(\x0b\x32\x14.swarm.v1.DebateItem\"\xa4\x01\n\x11RoundAnnouncement\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x13\n\x0bstage_count\x18\x03 \x01(\r\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x01\x12\x0b\n\x03seq\x18\x07 \x01(\x04\x12\x14\n\x0cparticipants\x18\x08 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eswarmd/_pb/swarm/v1/game.proto\x12\x08swarm.v1\"L\n\x07TaskRef\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05index\x18\x04 \x01(\x04\"\x8a\x01\n\x0bRolloutItem\x12\x1e\n\x03ref\x18\x01 \x01(\x0b\x32\x11.swarm.v1.TaskRef\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x03 \x03(\t\x12\x17\n\x0f\x63laimed_rewards\x18\x04 \x03(\x02\x12\x1b\n\x13\x63ompletion_logprobs\x18\x05 \x03(\x02\"\x8e\x01\n\x0cRolloutBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x16\n\x0epolicy_version\x18\x04 \x01(\x04\x12\r\n\x05model\x18\x05 \x01(\t\x12$\n\x05items\x18\x06 \x03(\x0b\x32\x15.swarm.v1.RolloutItem\"g\n\nDebateItem\x12\x1e\n\x03ref\x18\x01 \x01(\x0b\x32\x11.swarm.v1.TaskRef\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x13\n\x0b\x63ompletions\x18\x03 \x03(\t\x12\x12\n\ncandidates\x18\x04 \x03(\t\"w\n\x0b\x44\x65\x62\x61teBatch\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x16\n\x0epolicy_version\x18\x03 \x01(\x04\x12\r\n\x05model\x18\x04 \x01(\t\x12#\n\x05items\x18\x05 \x03(\x0b\x32\x14.swarm.v1.DebateItem\"\xa4\x01\n\x11RoundAnnouncement\x12\r\n\x05round\x18\x01 \x01(\x04\x12\r\n\x05stage\x18\x02 \x01(\r\x12\x13\n\x0bstage_count\x18\x03 \x01(\r\x12\x13\n\x0b\x65nvironment\x18\x04 \x01(\t\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x01\x12\x0b\n\x03seq\x18\x07 \x01(\x04\x12\x14\n\x0cparticipants\x18\x08 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +33,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TASKREF']._serialized_start=44
   _globals['_TASKREF']._serialized_end=120
-  _globals['_ROLLOUTITEM']._serialized_start=122
-  _globals['_ROLLOUTITEM']._serialized_end=231
-  _globals['_ROLLOUTBATCH']._serialized_start=234
-  _globals['_ROLLOUTBATCH']._serialized_end=376
-  _globals['_DEBATEITEM']._serialized_start=378
-  _globals['_DEBATEITEM']._serialized_end=481
-  _globals['_DEBATEBATCH']._serialized_start=483
-  _globals['_DEBATEBATCH']._serialized_end=602
-  _globals['_ROUNDANNOUNCEMENT']._serialized_start=605
-  _globals['_ROUNDANNOUNCEMENT']._serialized_end=769
+  _globals['_ROLLOUTITEM']._serialized_start=123
+  _globals['_ROLLOUTITEM']._serialized_end=261
+  _globals['_ROLLOUTBATCH']._serialized_start=264
+  _globals['_ROLLOUTBATCH']._serialized_end=406
+  _globals['_DEBATEITEM']._serialized_start=408
+  _globals['_DEBATEITEM']._serialized_end=511
+  _globals['_DEBATEBATCH']._serialized_start=513
+  _globals['_DEBATEBATCH']._serialized_end=632
+  _globals['_ROUNDANNOUNCEMENT']._serialized_start=635
+  _globals['_ROUNDANNOUNCEMENT']._serialized_end=799
 # @@protoc_insertion_point(module_scope)
