@@ -62,6 +62,8 @@ def run_summary(result: dict, rounds: int) -> dict[str, Any]:
         final_reward.append(f["mean_reward"] if f and f["round"] > 0 else math.nan)
     steps = [h for node in result["nodes"] for h in node["rounds"][:rounds]]
     stale = [s for h in steps for s in (h.get("staleness") or [])]
+    ext = [(h.get("train") or {}) for h in steps if (h.get("train") or {}).get("external_rows")]
+    rows = sum(t["external_rows"] for t in ext)
     return {
         "config": result["config"], "seed": result["seed"],
         "cum_reward": _mean(cum), "base_accuracy": _mean(base), "final_accuracy": _mean(final),
@@ -71,6 +73,9 @@ def run_summary(result: dict, rounds: int) -> dict[str, Any]:
         "external_groups": _mean([h.get("external_groups", 0) for h in steps]),
         "signal_groups": _mean([h.get("signal_groups", 0) for h in steps]),
         "staleness": _mean(stale) if stale else 0.0,
+        # Peers' completions: mean per-token log-ratio local − sender, and the weight they got.
+        "external_log_ratio": sum(t["external_rows"] * t["external_log_ratio"] for t in ext) / rows if rows else math.nan,
+        "external_weight": sum(t["external_rows"] * t["external_weight"] for t in ext) / rows if rows else math.nan,
         "seconds": result.get("seconds", 0),
     }
 
@@ -152,6 +157,10 @@ def _ci(ci: st.Interval, digits: int = 2) -> str:
     return f"{ci.mean:.{digits}f} [{ci.low:.{digits}f}, {ci.high:.{digits}f}]"
 
 
+def _fmt(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.2f}"
+
+
 def _p(p: float) -> str:
     return "–" if math.isnan(p) else f"{p:.3f}"
 
@@ -216,12 +225,15 @@ def write(results: list[dict], configs: list[str], args, out: Path) -> str:
     lines += ["", "Where the signal comes from (means over nodes, rounds and seeds):", "",
               "| configuration | steps taken (share of rounds) | groups with signal per step "
               "| external groups trained | peers' groups with signal on offer | staleness of external (rounds) "
-              "| seconds per run |", "|---|---|---|---|---|---|---|"]
+              "| log-ratio local − sender per token | importance weight | seconds per run |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for c in configs:
         rs = list(by[c].values())
         lines.append(f"| {c} | {_mean([r['stepped_fraction'] for r in rs]):.2f} "
                      f"| {_mean([r['groups_used'] for r in rs]):.2f} | {_mean([r['external_groups'] for r in rs]):.2f} "
                      f"| {_mean([r['signal_groups'] for r in rs]):.2f} | {_mean([r['staleness'] for r in rs]):.2f} "
+                     f"| {_fmt(_mean([r['external_log_ratio'] for r in rs]))} "
+                     f"| {_fmt(_mean([r['external_weight'] for r in rs]))} "
                      f"| {_mean([float(r['seconds']) for r in rs]):.0f} |")
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
