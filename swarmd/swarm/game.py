@@ -149,7 +149,8 @@ class SwarmGame:
         from swarmd.trainer.protocol import TrainGroup
 
         return TrainGroup(prompt=g.prompt, completions=g.completions, rewards=g.rewards, source=g.sender,
-                          behavior_logprobs=list(g.behavior_logprobs) if g.behavior_logprobs else None)
+                          behavior_logprobs=list(g.behavior_logprobs) if g.behavior_logprobs else None,
+                          token_ids=[list(t) for t in g.token_ids] if g.token_ids else None)
 
     def train_group_from(self, prompt: list[dict], completions: list[str], rewards: list[float]):
         from swarmd.trainer.protocol import TrainGroup

@@ -86,10 +86,16 @@ class Sapo:
             model=trainer.model_name,
             items=[
                 gpb.RolloutItem(ref=ref_to_pb(g.ref), question=g.question, completions=g.completions,
-                                claimed_rewards=g.rewards, completion_logprobs=g.logprobs)
+                                claimed_rewards=g.rewards, completion_logprobs=g.logprobs,
+                                completion_token_ids=[gpb.TokenIds(ids=t) for t in g.token_ids])
                 for g in groups
             ],
         )
+        if batch.ByteSize() > self.cfg.max_batch_bytes // 2:
+            # Token ids are an optimization for same-model peers: never what pushes a batch
+            # towards the size peers accept.
+            for item in batch.items:
+                del item.completion_token_ids[:]
         report.batch_ids[me] = batch_digest(batch)
 
         external: list[ScoredGroup] = []
@@ -187,6 +193,8 @@ class Sapo:
                     tuple(item.completion_logprobs)
                     if same_model and len(item.completion_logprobs) == len(item.completions)
                     and all(math.isfinite(x) for x in item.completion_logprobs) else (),
+                    tuple(tuple(t.ids) for t in item.completion_token_ids)
+                    if same_model and len(item.completion_token_ids) == len(item.completions) else (),
                 )
             )
         return scored

@@ -19,6 +19,8 @@ class ScoredGroup:
     rewards: list[float]
     # The sender's mean log-prob per token of each completion, when it runs our model.
     behavior_logprobs: tuple[float, ...] = ()
+    # The token ids the sender sampled, when it runs our model.
+    token_ids: tuple[tuple[int, ...], ...] = ()
 
     @property
     def has_signal(self) -> bool:

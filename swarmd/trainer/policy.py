@@ -167,18 +167,23 @@ class Policy:
         while len(self._sampled) > SAMPLED_CACHE:
             self._sampled.popitem(last=False)
 
-    def completion_ids(self, text: str) -> list[int]:
+    def completion_ids(self, text: str, sent: list[int] | None = None) -> list[int]:
         """Token ids to train on for a completion.
 
         This worker's own samples train on the exact ids it sampled: decoding and
         encoding again does not always give them back (a small BPE splits text
         differently), and the policy gradient belongs to the sampled sequence.
-        Peers' completions (text only, maybe another tokenizer) are encoded.
+        A peer running the same model may send the ids it sampled (``sent``): they are used
+        when they are valid ids that decode to the text, so the gradient is on the sampled
+        sequence as for local samples. Other peers' completions are encoded.
         """
         g = self.cfg.grpo
         sampled = self._sampled.get(text)
         if sampled is not None:
             return sampled[: g.max_completion_tokens]
+        if sent and len(sent) <= g.max_completion_tokens and max(sent) < len(self.tokenizer) \
+                and self.decode(sent) == text:
+            return list(sent)
         ids = self.tokenizer.encode(text, add_special_tokens=False)[: g.max_completion_tokens]
         if len(ids) < min(self.cfg.sampling.max_new_tokens, g.max_completion_tokens):
             ids.append(self.eos_ids[0] if self.tokenizer.eos_token_id is None else self.tokenizer.eos_token_id)
@@ -256,7 +261,8 @@ class Policy:
             self._remember(texts, toks)
             lps = samples.logprobs[i * group_size : (i + 1) * group_size]
             groups.append(Group(ref, prompt, question, texts, [tasks.score(ref, entry, c) for c in texts],
-                                [len(t) for t in toks], [sum(lp) / len(lp) if len(lp) else 0.0 for lp in lps]))
+                                [len(t) for t in toks], [sum(lp) / len(lp) if len(lp) else 0.0 for lp in lps],
+                                [list(t) for t in toks]))
         n_tokens = sum(len(t) for t in samples.tokens)
         stats = {"generated_tokens": n_tokens, "generate_s": gen_s,
                  "generate_tokens_per_s": n_tokens / gen_s if gen_s > 0 else 0.0}
@@ -306,8 +312,9 @@ class Policy:
                 continue
             adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
             behavior = group.behavior_logprobs if len(group.behavior_logprobs or []) == len(group.completions) else None
-            kept.append(_Group(self.prompt_ids(group.prompt), [self.completion_ids(c) for c in group.completions], adv,
-                               behavior))
+            ids = [self.completion_ids(c, sent) for c, sent in
+                   zip(group.completions, group.token_ids or [None] * len(group.completions), strict=True)]
+            kept.append(_Group(self.prompt_ids(group.prompt), ids, adv, behavior))
         return kept, rewards, skipped
 
     def _micro_batches(self, groups: list[_Group], micro_batch: int

@@ -58,6 +58,15 @@ def _floats(value: Any, what: str) -> list[float]:
     return [float(x) for x in value]
 
 
+def _id_lists(value: Any, what: str) -> list[list[int]]:
+    if not isinstance(value, list) or not all(
+        isinstance(row, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in row)
+        for row in value
+    ):
+        raise ProtocolError(f"{what} must be a list of lists of token ids")
+    return [list(row) for row in value]
+
+
 def _strings(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ProtocolError(f"{what} must be a list of strings")
@@ -76,6 +85,8 @@ class Group:
     completion_tokens: list[int]
     # Mean log-prob per token of each completion under the distribution it was sampled from.
     logprobs: list[float] = field(default_factory=list)
+    # The token ids each completion was sampled as.
+    token_ids: list[list[int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -92,6 +103,7 @@ class Group:
             rewards=_floats(d["rewards"], "rewards"),
             completion_tokens=[int(x) for x in d["completion_tokens"]],
             logprobs=_floats(d.get("logprobs", []), "logprobs"),
+            token_ids=_id_lists(d.get("token_ids", []), "token_ids"),
         )
 
 
@@ -138,19 +150,23 @@ class TrainGroup:
     # A peer's group from the same model: the sender's mean log-prob per token of each
     # completion (swarmd.trainer.offpolicy); None otherwise.
     behavior_logprobs: list[float] | None = None
+    # A peer's group from the same model: the token ids it sampled (used when they decode to
+    # the completion's text); None otherwise.
+    token_ids: list[list[int]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TrainGroup:
-        behavior = d.get("behavior_logprobs")
+        behavior, ids = d.get("behavior_logprobs"), d.get("token_ids")
         g = cls(
             _messages(d["prompt"], "prompt"),
             _strings(d["completions"], "completions"),
             _floats(d["rewards"], "rewards"),
             str(d.get("source", "local")),
             None if behavior is None else _floats(behavior, "behavior_logprobs"),
+            None if ids is None else _id_lists(ids, "token_ids"),
         )
         if len(g.completions) != len(g.rewards):
             raise ProtocolError("a train group needs one reward per completion")

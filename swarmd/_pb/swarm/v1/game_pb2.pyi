@@ -19,18 +19,26 @@ class TaskRef(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., config_json: _Optional[str] = ..., seed: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class RolloutItem(_message.Message):
-    __slots__ = ("ref", "question", "completions", "claimed_rewards", "completion_logprobs")
+    __slots__ = ("ref", "question", "completions", "claimed_rewards", "completion_logprobs", "completion_token_ids")
     REF_FIELD_NUMBER: _ClassVar[int]
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     COMPLETIONS_FIELD_NUMBER: _ClassVar[int]
     CLAIMED_REWARDS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     ref: TaskRef
     question: str
     completions: _containers.RepeatedScalarFieldContainer[str]
     claimed_rewards: _containers.RepeatedScalarFieldContainer[float]
     completion_logprobs: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., question: _Optional[str] = ..., completions: _Optional[_Iterable[str]] = ..., claimed_rewards: _Optional[_Iterable[float]] = ..., completion_logprobs: _Optional[_Iterable[float]] = ...) -> None: ...
+    completion_token_ids: _containers.RepeatedCompositeFieldContainer[TokenIds]
+    def __init__(self, ref: _Optional[_Union[TaskRef, _Mapping]] = ..., question: _Optional[str] = ..., completions: _Optional[_Iterable[str]] = ..., claimed_rewards: _Optional[_Iterable[float]] = ..., completion_logprobs: _Optional[_Iterable[float]] = ..., completion_token_ids: _Optional[_Iterable[_Union[TokenIds, _Mapping]]] = ...) -> None: ...
+
+class TokenIds(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class RolloutBatch(_message.Message):
     __slots__ = ("round", "stage", "environment", "policy_version", "model", "items")
