@@ -81,7 +81,7 @@ bench: install ## benchmarks: prints a table and writes out/bench.md
 demo: install ## a local swarm: chain, bootnode and three training daemons (Ctrl-C stops it)
 	$(PY) -m swarmd.tools.demo $(DEMO_ARGS)
 
-experiment: install ## isolated vs sharing nodes: out/experiment/experiment.csv and .png
+experiment: install ## sharing vs isolated over seeds: out/experiment/<setting>/summary.md, .csv, .png
 	$(PY) -m swarmd.tools.experiment $(EXPERIMENT_ARGS)
 
 contracts: node_modules/.installed ## compile contracts/ (pinned solc-js) into the committed artifact
