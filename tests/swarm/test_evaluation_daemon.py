@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 
@@ -67,9 +68,16 @@ def test_evaluation_in_status_events_and_metrics(swarm) -> None:
     assert 'swarmd_eval_task_accuracy{task="swarmd_sparse"}' in samples
     assert samples['swarmd_evaluations_total{outcome="done"}'] >= 2
 
-    # The round record the evaluation followed carries it; the base model's is kept too.
-    import json
+    # The dashboard's chart: its data and its script.
+    base_url = d.status().dashboard_url.rstrip("/")
+    api = json.loads(urllib.request.urlopen(base_url + "/api/evaluations", timeout=10).read())
+    assert [e["round"] for e in api["evaluations"]][:1] == [0] and api["evaluations"][-1]["round"] >= 2
+    page = urllib.request.urlopen(base_url + "/", timeout=10).read().decode()
+    assert 'id="evaluation-chart"' in page and "/static/evaluation.js" in page
+    script = urllib.request.urlopen(base_url + "/static/evaluation.js", timeout=10).read().decode()
+    assert "/api/evaluations" in script
 
+    # The round record the evaluation followed carries it; the base model's is kept too.
     state = json.loads((d.data_dir / "swarm" / "state.json").read_text())
     assert state["evaluations"][0]["round"] == 0
     assert any(h.get("evaluation", {}).get("round") == h["round"] + 1 for h in state["history"])
