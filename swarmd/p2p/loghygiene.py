@@ -1,8 +1,10 @@
 """py-libp2p's own loggers, rate-limited: a hostile peer must not be able to fill a disk.
 
 Every record of the ``libp2p`` logger tree goes through ``RateLimitedHandler``.
-Records are grouped by reason (logger, level and the message's format string,
-not its arguments); each reason passes ``per_minute`` records a minute, the
+Records are grouped by reason (logger, level and the message's first line
+with peer IDs, addresses and numbers masked: the library formats its
+messages itself, so the format string alone would make every peer a reason
+of its own); each reason passes ``per_minute`` records a minute, the
 rest are counted (``swarmd_p2p_library_log_suppressed_total{logger}``) and
 summarised in one line per reason per minute. Pure apart from the handler's
 target (the root logger's handlers).
@@ -11,12 +13,20 @@ target (the root logger's handlers).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 WINDOW_S = 60.0
+_VARIABLE = re.compile(r"(12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{20,}|/ip[46]/[^\s,'\"]+|0x[0-9a-fA-F]+|\d+(\.\d+)*")
+
+
+def reason_of(message: str) -> str:
+    """What identifies a kind of message: its first line, variable parts masked."""
+    first = message.split("\n", 1)[0]
+    return _VARIABLE.sub("#", first)[:160]
 MAX_REASONS = 256  # reasons tracked per window; beyond it, one catch-all reason
 
 
@@ -81,7 +91,8 @@ class RateLimitedHandler(logging.Handler):
         try:
             with self._lock2:
                 summaries = self.limiter.roll()
-                ok = self.limiter.allow(record.name, record.levelno, str(record.msg), record.getMessage())
+                message = record.getMessage()
+                ok = self.limiter.allow(record.name, record.levelno, reason_of(message), message)
             for name, level, template, n, example in summaries:
                 self._summary(name, level, template, n, example)
             if ok:

@@ -11,7 +11,7 @@ import trio
 from swarmd.config import ConfigError, load
 from swarmd.p2p import addrs, streams
 from swarmd.p2p.dialer import AddrBook
-from swarmd.p2p.loghygiene import RateLimitedHandler, RateLimiter
+from swarmd.p2p.loghygiene import RateLimitedHandler, RateLimiter, reason_of
 
 PID = "12D3KooWExample"
 
@@ -111,12 +111,14 @@ def test_library_log_handler_passes_budget_then_one_summary(caplog):
     lib = logging.getLogger("libp2p.test.flood")
     lib.handlers[:] = [handler]
     lib.propagate = False
-    for i in range(1000):
-        lib.error("Failed to open stream to %s", i)
+    for i in range(1000):  # the library formats its messages itself: one reason all the same
+        lib.error(f"Failed to open stream to peer 12D3KooWPeer{i:040d}xyz:\n  Error: at /ip4/10.0.0.{i % 250}/tcp/1")
     assert len(seen) == 2
     handler.limiter.clock = lambda: 1e12  # a minute later
     handler.flush_summaries()
     assert len(seen) == 3 and "suppressed 998 more" in seen[-1].getMessage()
+    assert reason_of("dial 12D3KooWAbcdefghijkmnopqrstuvwxyz1234 at /ip4/1.2.3.4/tcp/5 took 0.25s\nmore") == \
+        "dial # at # took #s"
 
 
 def test_probe_tells_a_libp2p_listener_from_nothing_and_from_something_else():
