@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.p2p.cluster import mesh_config
 from swarmd.tools.procs import wait_until
 from tests.multihost import scenarios
@@ -78,6 +79,9 @@ def test_bootnode_restart_brings_every_trainer_back(swarm):
     print(f"bootnode restart: {figures}")
     assert figures["boot_live_s"] <= 20 and figures["round_s"] <= 20, figures
     assert swarm.bad_addrs() == {}
+    # An operator's join with the bootnode's real address works whatever else is stored.
+    reply = swarm.trainers[0].call("Join", pb.JoinRequest(multiaddrs=[swarm.boot_addr]), timeout=30)
+    assert reply.results[0].ok, reply.results[0].error
 
 
 def test_cut_trainer_is_back_soon_after_the_heal(swarm):
