@@ -203,16 +203,24 @@ def cut_and_heal(s: Swarm, index: int, cut_s: float) -> dict[str, Any]:
 def summarize_rounds(s: Swarm, first: int, last: int) -> dict[str, Any]:
     """Delivery, round time (publish → every batch held) and how batches arrived, rounds first..last."""
     want = set(s.ids.values())
+    name_of = {v: k for k, v in s.ids.items()}
     times, via = [], {"gossip": 0, "pull": 0}
     complete = 0
+    incomplete = []
+    published = {(d.name, r): rec["published_at"] for d in s.trainers for r, rec in s.rounds(d).items()}
     for d in s.trainers:
         recs = s.rounds(d)
         for r in range(first, last + 1):
             rec = recs.get(r)
             if rec is None:
+                incomplete.append({"node": d.name, "round": r, "missing": "its own record (skipped: started late)"})
                 continue
             if want <= set(rec["held"]):
                 complete += 1
+            else:  # a sender that published after this node's deadline was starved, not lost
+                incomplete.append({"node": d.name, "round": r, "missing": {
+                    name_of[m]: round(published.get((name_of[m], r), float("inf")) - rec["deadline"], 2)
+                    for m in want - set(rec["held"])}})
             arrived = [x["received_at"] for x in rec["senders"].values()]
             times.append(max(arrived) - rec["published_at"])
             for x in rec["senders"].values():
@@ -230,6 +238,7 @@ def summarize_rounds(s: Swarm, first: int, last: int) -> dict[str, Any]:
         "round_max_s": times[-1] if n else None,
         "via_gossip": via["gossip"],
         "via_pull": via["pull"],
+        "incomplete": incomplete,  # missing: sender → its publish time minus this node's deadline
     }
 
 
