@@ -59,6 +59,11 @@ def config_toml(config: Config) -> str:
     return render_toml(_redacted(config))
 
 
+def redacted_config(config: Config) -> Config:
+    """A copy of ``config`` with credential-bearing values redacted (GetConfig, GetDiagnostics)."""
+    return _redacted(config)
+
+
 def _redacted(model: BaseModel) -> Any:
     updates: dict[str, Any] = {}
     for name in type(model).model_fields:

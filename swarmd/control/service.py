@@ -22,7 +22,6 @@ import grpc
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from swarmd.control.api import API_VERSION, ERROR_CLASS_KEY, fill_enums, peer_liveness
-from swarmd.control.redact import redact
 from swarmd.errors import BadRequest, ControlError
 
 if TYPE_CHECKING:
@@ -161,8 +160,12 @@ class ControlService(pb_grpc.SwarmControlServicer):
 
     @_unary
     async def GetConfig(self, request, context):
-        tree, redacted = redact(self.daemon.config.model_dump(mode="json"))
-        return pb.ConfigResponse(config_json=json.dumps(tree), redacted=redacted)
+        from swarmd.diagnostics import redacted_config
+
+        config = self.daemon.config
+        tree = redacted_config(config).model_dump(mode="json")
+        return pb.ConfigResponse(config_json=json.dumps(tree),
+                                 redacted=_changed_keys(config.model_dump(mode="json"), tree))
 
     async def DownloadAdapter(self, request, context) -> AsyncIterator[pb.AdapterChunk]:
         try:
@@ -218,6 +221,13 @@ class ControlService(pb_grpc.SwarmControlServicer):
         log.info("shutdown requested over the control plane")
         self.daemon.request_stop("control request")
         return pb.ShutdownResponse()
+
+
+def _changed_keys(before: object, after: object, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two JSON trees of the same shape."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [k for key in before for k in _changed_keys(before[key], after.get(key), f"{prefix}{key}.")]
+    return [prefix.rstrip(".")] if before != after else []
 
 
 def _listing(root: Path) -> list[tuple[Path, str, int, int]]:

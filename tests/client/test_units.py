@@ -1,5 +1,5 @@
-"""Pure parts: the event bus's replay, resume and slow-subscriber handling, the API
-compatibility check on deliberately changed protos, and config redaction."""
+"""Pure parts: the event bus's replay, resume and slow-subscriber handling, and the API
+compatibility check on deliberately changed protos."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from swarmd.control.redact import redact
 from swarmd.events import EventBus
 from swarmd.tools import apicheck
 
@@ -139,18 +138,3 @@ def test_api_check_fails_on_a_removed_field_and_passes_on_an_added_one(tmp_path:
     control.write_text(original.replace("EVENT_KIND_CHAIN = 7;", "EVENT_KIND_CHAIN = 9;"))
     code, out = _check(tmp_path, base)
     assert code == 1 and "EVENT_KIND_CHAIN renumbered 7 -> 9" in out
-
-
-def test_redaction_keeps_paths_and_hides_credentials() -> None:
-    tree = {
-        "chain": {"rpc_url": "https://u:p@host.example/v3/abcdefghijklmnopqrstuvwxyz", "key_file": "/x/chain.key"},
-        "control": {"token_file": "/x/control.token"},
-        "web": {"api_token": "s3cret"},
-        "p2p": {"bootnodes": ["/ip4/1.2.3.4/tcp/4001"], "plain": "http://127.0.0.1:8545"},
-    }
-    out, redacted = redact(tree)
-    assert out["chain"]["rpc_url"] == "https://<redacted>@host.example/v3/<redacted>"
-    assert out["chain"]["key_file"] == "/x/chain.key" and out["control"]["token_file"] == "/x/control.token"
-    assert out["web"]["api_token"] == "<redacted>"
-    assert out["p2p"] == tree["p2p"]
-    assert sorted(redacted) == ["chain.rpc_url", "web.api_token"]
