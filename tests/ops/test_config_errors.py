@@ -84,8 +84,8 @@ def test_identity_key_that_is_a_directory(tmp_path: Path) -> None:
     assert "mode" not in r.stderr and "Traceback" not in r.stderr
 
 
-def test_read_only_data_directory(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_read_only_data_directory(short_tmp: Path) -> None:
+    data = short_tmp / "data"  # not under pytest's shared base directory, whose modes this changes
     data.mkdir()
     prefix: list[str] = []
     if os.geteuid() == 0:
@@ -98,7 +98,7 @@ def test_read_only_data_directory(tmp_path: Path) -> None:
     else:
         data.chmod(0o555)
     r = swarmd("--data-dir", str(data), "--set", "trainer.enabled=false", prefix=prefix)
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 2, (r.returncode, r.stderr)
     assert f"data directory {data} is not writable" in r.stderr and "Traceback" not in r.stderr
 
 
