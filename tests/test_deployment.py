@@ -106,6 +106,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "wrote /etc/swarmd" not in second.stdout
+    assert [line.split(":")[0] for line in (root / "etc/passwd").read_text().splitlines()].count("swarmd") == 1
     assert config.read_text().endswith("# edited by the operator\n")
     return root
 
