@@ -39,7 +39,8 @@ Install swarmd into $PREFIX with its system user, directories and systemd units.
   --torch-spec SPEC what pip installs for torch (default: \$TORCH_SPEC or torch==2.13.0;
                     a GPU server: 'torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128')
   --no-trainer      the daemon only, without torch and the trainer packages
-                    (bootnodes, hosts that only relay and coordinate)
+                    (bootnodes, hosts that only relay and coordinate); a new
+                    config.toml then sets trainer.enabled = false
   --gpus N          also write /etc/swarmd/0.env .. N-1.env for swarmd@0 .. swarmd@N-1
                     (one peer per GPU, each with its own ports)
   --deps-from VENV  for tests and development on this machine: take every dependency
@@ -203,6 +204,9 @@ install -m 0644 "$SRC"/docs/*.md "$ROOT$PREFIX/docs/"
 step "configuration in /etc/swarmd (existing files are kept)"
 if [ ! -e "$ROOT/etc/swarmd/config.toml" ]; then
   install -m 0640 "$SRC/packaging/config.toml" "$ROOT/etc/swarmd/config.toml"
+  if [ "$TRAINER" -eq 0 ]; then  # no trainer packages: the daemon must not start one
+    sed -i 's/^model = "auto"$/enabled = false  # installed with --no-trainer/' "$ROOT/etc/swarmd/config.toml"
+  fi
   own "0:$SWARMD_GID" "$ROOT/etc/swarmd/config.toml"
   echo "    wrote /etc/swarmd/config.toml"
 fi

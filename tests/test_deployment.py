@@ -336,6 +336,14 @@ def test_container_config_serves_health_where_the_healthcheck_looks(monkeypatch:
     assert cfg.load(tmp_path / "daemon-only.toml").trainer.enabled is False
     host_config = cfg.load(REPO / "packaging" / "config.toml")
     assert host_config.web.host == "127.0.0.1" and all("/127.0.0.1/" in a for a in host_config.p2p.listen)
+    # install-system --no-trainer edits the host's sample the same way.
+    script = (REPO / "packaging" / "install-system.sh").read_text()
+    match = re.search(r"sed -i 's/(\^[^/]*\$)/([^/]*)/'", script)
+    assert match and match.group(1) == pattern
+    edited, count = re.subn(pattern, match.group(2), (REPO / "packaging" / "config.toml").read_text(), flags=re.M)
+    assert count == 1
+    (tmp_path / "no-trainer.toml").write_text(edited)
+    assert cfg.load(tmp_path / "no-trainer.toml").trainer.enabled is False
 
 
 # -- the API's .proto files ---------------------------------------------------------------
