@@ -55,6 +55,10 @@ class GrpoSection(Section):
     max_completion_tokens: int = Field(
         1024, ge=1, description="Completions to train on are cut to this many tokens (peers' too)."
     )
+    skip_zero_advantage: bool = Field(
+        True, description="Leave out groups whose rewards are all equal (their advantages are 0, so they "
+        "only add work; false: train on them too, e.g. to compare with a trainer that does)."
+    )
 
     @model_validator(mode="after")
     def _schedule(self) -> GrpoSection:
@@ -67,6 +71,12 @@ class SamplingSection(Section):
     temperature: float = Field(1.0, gt=0, le=10, description="Sampling temperature.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     max_new_tokens: int = Field(256, ge=1, le=32768, description="Completion length cap.")
+    decode: Literal["auto", "graph", "static", "dynamic"] = Field(
+        "auto",
+        description="Decode loop: 'graph' (fixed-size KV cache, the decode step captured once as a CUDA graph "
+        "and replayed per token), 'static' (the same without the graph), 'dynamic' (a growing cache that "
+        "drops finished rows; fastest on a CPU). 'auto': graph on CUDA, dynamic elsewhere.",
+    )
     merge_lora: bool = Field(
         True,
         description="Sample with the adapter merged into a copy of the adapted weights (faster; "
@@ -94,9 +104,15 @@ class TrainerConfig(Section):
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads (0: the cores this process may use).")
     seed: int = Field(0, ge=0, description="Seed of the adapter's initialization and of sampling.")
-    micro_batch: int = Field(
-        8, ge=1, le=4096, description="Sequences per forward/backward pass in training (halved after "
-        "an out-of-memory error)."
+    micro_batch: int | Literal["auto"] = Field(
+        "auto", description="Sequences per forward/backward pass in training; 'auto': as many as the free "
+        "accelerator memory (CPU: available RAM) holds for the step's sequence length and model size. "
+        "Halved after an out-of-memory error either way."
+    )
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="Recompute each layer's activations in the backward pass instead of keeping "
+        "them (about a third more compute, a fraction of the memory). 'auto': on for a CUDA device with "
+        "less than 40 GiB or a model of 1B parameters or more; off on a CPU."
     )
     checkpoint_dir: Path | None = Field(None, description="Default: DATA_DIR/checkpoints.")
     checkpoint_keep: int = Field(3, ge=1, le=1000, description="Checkpoints kept (the newest ones).")
@@ -119,6 +135,13 @@ class TrainerConfig(Section):
     lora: LoraSection = Field(default_factory=LoraSection, description="The adapter.")
     grpo: GrpoSection = Field(default_factory=GrpoSection, description="The GRPO objective and optimizer.")
     sampling: SamplingSection = Field(default_factory=SamplingSection, description="Generation.")
+
+    @field_validator("micro_batch")
+    @classmethod
+    def _micro_batch(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and not 1 <= v <= 4096:
+            raise ValueError("must be 'auto' or a number from 1 to 4096")
+        return v
 
     @field_validator("device")
     @classmethod

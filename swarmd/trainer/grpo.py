@@ -61,6 +61,46 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: floa
     return picked - torch.logsumexp(logits, dim=-1)  # [B, T]
 
 
+# Completion positions per log-prob chunk: the [chunk, V] logits of one chunk are the only
+# full-vocabulary tensor alive at a time (about 300 MB in fp32 at a 151,936-entry vocabulary).
+LOGPROB_CHUNK = 512
+
+
+def chunked_token_logprobs(
+    head: torch.nn.Module, hidden: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0,
+    chunk: int = LOGPROB_CHUNK,
+) -> torch.Tensor:
+    """log π(token) from the final hidden states, ``chunk`` positions at a time; → [B, T].
+
+    hidden [B, T, H] (the state that predicts each token), tokens [B, T]. The
+    same values as ``token_logprobs(head(hidden), tokens)`` without ever
+    holding [B, T, V]: each chunk's logits are computed, reduced to one value
+    per position and dropped. With gradients on, each chunk is checkpointed,
+    so backward recomputes its logits instead of keeping them: peak memory
+    grows with ``chunk`` × V, not with B × T × V.
+    """
+    b, t, h = hidden.shape
+    flat_h = hidden.reshape(b * t, h)  # [N, H]
+    flat_tok = tokens.reshape(b * t)  # [N]
+
+    def part(hc: torch.Tensor, tc: torch.Tensor) -> torch.Tensor:
+        return token_logprobs(head(hc).unsqueeze(0), tc.unsqueeze(0), temperature).squeeze(0)  # [n]
+
+    grad = torch.is_grad_enabled() and hidden.requires_grad
+    out = []
+    for start in range(0, b * t, max(1, chunk)):
+        hc, tc = flat_h[start:start + chunk], flat_tok[start:start + chunk]
+        if grad:
+            from torch.utils.checkpoint import checkpoint
+
+            out.append(checkpoint(part, hc, tc, use_reentrant=False))
+        else:
+            out.append(part(hc, tc))
+    if not out:
+        return hidden.new_zeros((b, t), dtype=torch.float32)
+    return torch.cat(out).reshape(b, t)  # [B, T]
+
+
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-token KL(π || π_ref) estimate exp(d) - d - 1 with d = ref_logp - logp; [B, T] → [B, T].
 

@@ -111,9 +111,6 @@ class ModelError(Exception):
 
 def resolve(name: str, cache_dir: Path, progress: ProgressFn = lambda m: None) -> str:
     """A directory or hub name ``from_pretrained`` accepts for the configured model name."""
-    if name == "auto":
-        name = pick_model(gpu_memory_gib(), hub_cached(SMALL_POOL + LARGE_POOL))
-        log.info("trainer.model = auto: picked %s", name)
     problem = check_model_name(name)
     if problem:
         raise ModelError(problem)
@@ -234,6 +231,18 @@ def ensure_smollm2(cache_dir: Path, progress: ProgressFn) -> Path:
     return target
 
 
+def chat_template_args(tokenizer) -> dict:
+    """Extra chat-template arguments: thinking off where the template has the switch (Qwen3).
+
+    A thinking template opens every reply with a long <think> block that the
+    completion budget cuts off before any answer, so nearly every completion
+    would score 0; with ``enable_thinking=False`` the template writes an
+    empty think block and the model answers directly.
+    """
+    template = getattr(tokenizer, "chat_template", None) or ""
+    return {"enable_thinking": False} if isinstance(template, str) and "enable_thinking" in template else {}
+
+
 # -- loading -----------------------------------------------------------------------------
 
 
@@ -260,8 +269,50 @@ class Loaded:
         }
 
 
+# What ``auto`` trains when the pool model it picked is neither cached nor downloadable.
+OFFLINE_FALLBACK = SMOLLM2
+
+
+def auto_fallback_message(picked: str, gpu_mem_gib: float | None, error: str) -> str:
+    pool = LARGE_POOL if picked in LARGE_POOL else SMALL_POOL
+    try:
+        from huggingface_hub import constants
+
+        where = constants.HF_HUB_CACHE
+    except Exception:  # noqa: BLE001 - only for the message
+        where = "the Hugging Face cache"
+    mem = f"{gpu_mem_gib:.0f} GiB of accelerator memory" if gpu_mem_gib else "this machine"
+    return (f"trainer.model = auto: {mem} calls for {' or '.join(pool)}, but none of them is in the "
+            f"Hugging Face cache ({where}) and {picked} could not be downloaded ({error}); training "
+            f"{OFFLINE_FALLBACK} instead. Put a pool model's weights in that cache (or set HF_HOME) or "
+            "set trainer.model.")
+
+
 def load(name: str, cache_dir: Path, device: str, dtype: str, progress: ProgressFn = lambda m: None) -> Loaded:
-    """One path for every kind of model: resolve, then tokenizer and weights via ``from_pretrained``."""
+    """One path for every kind of model: resolve, then tokenizer and weights via ``from_pretrained``.
+
+    ``auto`` picks from the pools by accelerator memory, a cached model first;
+    if the pick is not cached and cannot be downloaded (an offline server),
+    it trains ``OFFLINE_FALLBACK`` and says so (log and progress).
+    """
+    if name != "auto":
+        return _load(name, name, cache_dir, device, dtype, progress)
+    gpu = gpu_memory_gib()
+    cached = hub_cached(SMALL_POOL + LARGE_POOL)
+    picked = pick_model(gpu, cached)
+    log.info("trainer.model = auto: picked %s", picked)
+    try:
+        return _load(picked, picked, cache_dir, device, dtype, progress)
+    except ModelError as e:
+        if picked in cached or picked == OFFLINE_FALLBACK:
+            raise
+        message = auto_fallback_message(picked, gpu, str(e)[:200])
+        log.warning("%s", message)
+        progress(message)
+        return _load(OFFLINE_FALLBACK, OFFLINE_FALLBACK, cache_dir, device, dtype, progress)
+
+
+def _load(name: str, shown: str, cache_dir: Path, device: str, dtype: str, progress: ProgressFn) -> Loaded:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -275,7 +326,7 @@ def load(name: str, cache_dir: Path, device: str, dtype: str, progress: Progress
         model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, placement.dtype))
     except OSError as e:
         raise ModelError(
-            f"trainer.model = {name!r} cannot be loaded ({str(e).splitlines()[0][:200]}); a hub model "
+            f"trainer.model = {shown!r} cannot be loaded ({str(e).splitlines()[0][:200]}); a hub model "
             "must be in the local Hugging Face cache or downloadable"
         ) from None
     if tokenizer.pad_token is None:

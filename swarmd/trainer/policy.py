@@ -34,7 +34,7 @@ import torch
 
 from swarmd.trainer import checkpoint, grpo, models, offpolicy, sampling, state, tasks
 from swarmd.trainer.config import TrainerConfig
-from swarmd.trainer.decisions import plan_chunks
+from swarmd.trainer.decisions import activation_bytes_per_token, auto_micro_batch, plan_chunks
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,18 @@ def oom_as(batch: int) -> Iterator[None]:
         raise
 
 
+def _available_ram() -> int:
+    """MemAvailable from /proc/meminfo in bytes (4 GiB where it cannot be read)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
+
+
 def peak_memory_bytes(device: str) -> int:
     if device.startswith("cuda"):
         return int(torch.cuda.max_memory_allocated(device))
@@ -103,6 +115,9 @@ class Policy:
         self.loaded = models.load(cfg.model, cache_dir, cfg.device, cfg.dtype, progress)
         self.device = self.loaded.placement.device
         self.tokenizer = self.loaded.tokenizer
+        self.checkpointing = self._want_checkpointing()
+        if self.checkpointing:
+            self.loaded.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         lora = LoraConfig(
             r=cfg.lora.rank,
             lora_alpha=cfg.lora.alpha,
@@ -124,7 +139,18 @@ class Policy:
         # completion text → the token ids it was sampled as (this worker's recent samples)
         self._sampled: collections.OrderedDict[str, list[int]] = collections.OrderedDict()
         self.threads = threads
+        self._decode_fallback: str | None = None  # set when the configured decode loop failed once
+        self._template_args = models.chat_template_args(self.tokenizer)
 
+    def _want_checkpointing(self) -> bool:
+        mode = self.cfg.gradient_checkpointing
+        if mode != "auto":
+            return mode == "on"
+        if not self.device.startswith("cuda"):
+            return False
+        params = sum(p.numel() for p in self.loaded.model.parameters())
+        total_gib = torch.cuda.get_device_properties(self.device).total_memory / 2**30
+        return params >= 1e9 or total_gib < 40
     # -- identity ----------------------------------------------------------------
 
     def _eos_ids(self) -> list[int]:
@@ -148,6 +174,7 @@ class Policy:
             "device": self.device,
             "dtype": self.loaded.placement.dtype,
             "threads": self.threads,
+            "gradient_checkpointing": self.checkpointing,
             "trainable_params": self.trainable_params,
             "step": self.step,
         }
@@ -157,7 +184,8 @@ class Policy:
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         if not messages:
             raise BadInput("a prompt needs at least one message")
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                  **self._template_args)
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def _remember(self, texts: list[str], tokens: list[list[int]]) -> None:
@@ -224,18 +252,46 @@ class Policy:
             for base, original in swapped:
                 base.weight.data = original
 
-    def sample(self, prompts: list[list[int]], n: int, gen_batch: int) -> sampling.Samples:
-        """``n`` completions of every prompt, prompt by prompt; at most ``gen_batch`` rows per pass (0: all)."""
+    @property
+    def decode_mode(self) -> str:
+        """The decode loop sampling uses (see ``sampling.sample``)."""
+        mode = self.cfg.sampling.decode
+        if mode == "auto":
+            mode = sampling.default_mode(torch.device(self.device))
+        return self._decode_fallback or mode
+
+    def _sample_pass(self, ids: torch.Tensor, mask: torch.Tensor, repeats: list[int], greedy: bool,
+                     max_new_tokens: int) -> sampling.Samples:
         s = self.cfg.sampling
+        while True:
+            mode = self.decode_mode
+            try:
+                with oom_as(sum(repeats)):
+                    return sampling.sample(self.model, ids, mask, repeats, max_new_tokens, self.eos_ids,
+                                           s.temperature, s.top_p, greedy=greedy, mode=mode)
+            except OutOfMemory:
+                raise
+            except Exception as e:  # noqa: BLE001 - a decode loop this model or torch cannot run
+                fallback = {"graph": "static", "static": "dynamic"}.get(mode)
+                if fallback is None:
+                    raise
+                log.warning("sampling: the %r decode loop failed (%s: %s); using %r from now on",
+                            mode, type(e).__name__, str(e)[:300], fallback)
+                self._decode_fallback = fallback
+
+    def sample(self, prompts: list[list[int]], n: int, gen_batch: int, greedy: bool = False,
+               max_new_tokens: int | None = None) -> sampling.Samples:
+        """``n`` completions of every prompt, prompt by prompt; at most ``gen_batch`` rows per pass (0: all).
+
+        ``greedy``: the most likely token at every step instead of a draw.
+        """
+        limit = self.cfg.sampling.max_new_tokens if max_new_tokens is None else max_new_tokens
         out = sampling.Samples([], [], [])
         with self._sampling_weights():
             for chunk in plan_chunks([n] * len(prompts), gen_batch):
                 ids, mask = sampling.left_pad([prompts[u] for u, _, _ in chunk], self.tokenizer.pad_token_id)
-                with oom_as(sum(k for _, _, k in chunk)):
-                    got = sampling.sample(
-                        self.model, ids.to(self.device), mask.to(self.device), [k for _, _, k in chunk],
-                        s.max_new_tokens, self.eos_ids, s.temperature, s.top_p,
-                    )
+                got = self._sample_pass(ids.to(self.device), mask.to(self.device), [k for _, _, k in chunk],
+                                        greedy, limit)
                 out.tokens += got.tokens
                 out.logprobs += got.logprobs
                 out.finished += got.finished
@@ -300,22 +356,55 @@ class Policy:
         with torch.no_grad():
             return sampling.completion_logprobs(self.model, batch, self.cfg.sampling.temperature)
 
+    def _logprobs(self, batch: sampling.Batch) -> torch.Tensor:
+        """The training pass's log-probs [B, T]; under gradient checkpointing each row runs whole
+        (a checkpointed layer cannot keep a KV cache to share the prompt through)."""
+        share = not (self.checkpointing and self.model.training and torch.is_grad_enabled())
+        return sampling.completion_logprobs(self.model, batch, self.cfg.sampling.temperature, share_prefix=share)
+
     def _groups(self, groups: list[TrainGroup]) -> tuple[list[_Group], list[float], int]:
         """Tokenized groups with their advantages; zero-advantage groups counted and left out."""
-        g = self.cfg.grpo
-        kept, rewards, skipped = [], [], 0
+        tokenized = []
         for group in groups:
-            r = torch.tensor(group.rewards, dtype=torch.float32)
-            rewards += group.rewards
-            if grpo.zero_advantage(r):
-                skipped += 1
-                continue
-            adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
             behavior = group.behavior_logprobs if len(group.behavior_logprobs or []) == len(group.completions) else None
             ids = [self.completion_ids(c, sent) for c, sent in
                    zip(group.completions, group.token_ids or [None] * len(group.completions), strict=True)]
-            kept.append(_Group(self.prompt_ids(group.prompt), ids, adv, behavior))
+            tokenized.append((self.prompt_ids(group.prompt), ids, list(group.rewards), behavior))
+        return self.token_groups(tokenized)
+
+    def token_groups(self, groups: list[tuple]) -> tuple[list[_Group], list[float], int]:
+        """(prompt ids, completions' ids, rewards[, sender's mean log-probs]) per group → groups with
+        advantages, all rewards, and how many were left out for having nothing to learn from
+        (unless ``grpo.skip_zero_advantage`` is off)."""
+        g = self.cfg.grpo
+        kept, rewards, skipped = [], [], 0
+        for prompt, completions, group_rewards, *rest in groups:
+            behavior = rest[0] if rest else None
+            r = torch.tensor(group_rewards, dtype=torch.float32)
+            rewards += group_rewards
+            if g.skip_zero_advantage and grpo.zero_advantage(r):
+                skipped += 1
+                continue
+            adv = grpo.group_advantages(r, g.adv_epsilon, g.scale_rewards).tolist()
+            kept.append(_Group(prompt, completions, adv, behavior))
         return kept, rewards, skipped
+
+    def auto_micro_batch(self, seq_len: int) -> int:
+        """Sequences per training pass that fit the free memory at this sequence length."""
+        cfg = self.loaded.model.config
+        text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+        hidden = int(text.hidden_size)
+        intermediate = int(getattr(text, "intermediate_size", 4 * hidden) or 4 * hidden)
+        dtype_bytes = torch.finfo(getattr(torch, self.loaded.placement.dtype)).bits // 8
+        per_token = activation_bytes_per_token(hidden, intermediate, int(text.num_hidden_layers), dtype_bytes,
+                                               self.checkpointing)
+        # The log-prob chunk's logits: fp32, with their softmax and gradient alive at once.
+        fixed = grpo.LOGPROB_CHUNK * int(text.vocab_size) * 4 * 3
+        if self.device.startswith("cuda"):
+            free, _ = torch.cuda.mem_get_info(self.device)
+        else:
+            free = _available_ram()
+        return auto_micro_batch(free, seq_len, per_token, fixed)
 
     def _micro_batches(self, groups: list[_Group], micro_batch: int
                        ) -> list[tuple[sampling.Batch, torch.Tensor, torch.Tensor]]:
@@ -337,20 +426,31 @@ class Policy:
         return out
 
     def train(self, groups: list[TrainGroup], micro_batch: int) -> TrainStats:
+        """One GRPO step on peers' or own groups (text); ``micro_batch`` 0: sized from free memory."""
         t0 = time.perf_counter()
+        kept, rewards, skipped = self._groups(groups)
+        return self.train_tokens(kept, rewards, skipped, micro_batch, t0)
+
+    def train_tokens(self, kept: list[_Group], rewards: list[float], skipped: int, micro_batch: int,
+                     t0: float | None = None) -> TrainStats:
+        """The step on tokenized groups (``token_groups``' output)."""
+        t0 = time.perf_counter() if t0 is None else t0
         g = self.cfg.grpo
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(self.device)
-        kept, rewards, skipped = self._groups(groups)
+        n_groups = len(kept) + skipped
+        if kept and micro_batch <= 0:
+            seq_len = max(len(grp.prompt) for grp in kept) + max(len(c) for grp in kept for c in grp.completions)
+            micro_batch = self.auto_micro_batch(seq_len)
         r = torch.tensor(rewards or [0.0])
         stats = TrainStats(
             policy_version=self.step,
             reward_mean=float(r.mean()),
             reward_std=float(r.std(correction=0)),
-            zero_adv_fraction=skipped / len(groups) if groups else 0.0,
+            zero_adv_fraction=skipped / n_groups if n_groups else 0.0,
             groups_used=len(kept),
             groups_skipped=skipped,
-            micro_batch=micro_batch,
+            micro_batch=max(micro_batch, 0),
         )
         if not kept:
             stats.step_s = time.perf_counter() - t0
@@ -358,13 +458,12 @@ class Policy:
         batches = self._micro_batches(kept, micro_batch)
         n_rows = sum(len(grp.completions) for grp in kept)
         n_tokens = int(sum(float(b.completion_mask.sum()) for b, _, _ in batches))
-        temperature = self.cfg.sampling.temperature
         old: list[torch.Tensor | None] = [None] * len(batches)
         if g.iterations > 1:
             self.model.eval()
             for i, (b, _, _) in enumerate(batches):
                 with oom_as(len(b.row_prompt)), torch.no_grad():
-                    old[i] = sampling.completion_logprobs(self.model, b, temperature)
+                    old[i] = self._logprobs(b)
         train_t0 = time.perf_counter()
         for _ in range(g.iterations):
             self.model.train()
@@ -374,11 +473,11 @@ class Policy:
             for i, (b, adv, behavior) in enumerate(batches):
                 try:
                     with oom_as(len(b.row_prompt)):
-                        logp = sampling.completion_logprobs(self.model, b, temperature)  # [B, T]
+                        logp = self._logprobs(b)  # [B, T]
                         ref = None
                         if g.kl_beta > 0:
                             with torch.no_grad(), self.model.disable_adapter():
-                                ref = sampling.completion_logprobs(self.model, b, temperature)
+                                ref = self._logprobs(b)
                         # Peers' completions: how far off-policy, and (external_is_cap) their weight.
                         adv = adv * off.add(*offpolicy.weights(logp, b.completion_mask, behavior,
                                                                g.external_is_cap))

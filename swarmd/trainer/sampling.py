@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from swarmd.trainer.grpo import token_logprobs
+from swarmd.trainer.grpo import LOGPROB_CHUNK, chunked_token_logprobs
 
 
 @dataclass
@@ -69,34 +69,77 @@ def pack(prompts: list[list[int]], row_prompt: list[int], completions: list[list
     return Batch(p_ids, p_mask, torch.tensor(row_prompt, dtype=torch.long), c_ids, c_mask)
 
 
-def _prefill(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, row_prompt: torch.Tensor, cache):
-    """Run the U prompts once and copy their cache to the B rows; → next-token logits [B, V]."""
-    out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions(prompt_mask),
-                cache=cache, use_cache=True, logits_to_keep=1)
+def parts(model) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(decoder, output head) of a causal LM, through a PEFT wrapper if there is one.
+
+    The passes here run the decoder for hidden states and apply the head only
+    where logits are needed: never [B, T, V] for a whole batch.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+_CACHE_KW: dict[type, str] = {}
+
+
+def _run(decoder: torch.nn.Module, cache, **kw):
+    """Call the decoder with ``cache`` under the name this transformers version uses."""
+    cls = type(decoder)
+    if cls not in _CACHE_KW:
+        import inspect
+
+        _CACHE_KW[cls] = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    kw[_CACHE_KW[cls]] = cache
+    return decoder(**kw)
+
+
+def _prefill(decoder, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, row_prompt: torch.Tensor, cache):
+    """Run the U prompts once and copy their cache to the B rows; → last hidden state [B, H]."""
+    out = _run(decoder, cache, input_ids=prompt_ids, attention_mask=prompt_mask,
+               position_ids=positions(prompt_mask), use_cache=True)
     cache.batch_select_indices(row_prompt)  # [U, ...] → [B, ...]; differentiable indexing
-    return out.logits[:, -1, :][row_prompt]  # [B, V]
+    return out.last_hidden_state[:, -1, :][row_prompt]  # [B, H]
 
 
-def completion_logprobs(model, batch: Batch, temperature: float = 1.0) -> torch.Tensor:
-    """log π(completion token) at every completion position; → [B, T] (padding positions arbitrary).
+def completion_hidden(model, batch: Batch, share_prefix: bool = True) -> torch.Tensor:
+    """The final hidden state that predicts each completion token; → [B, T, H].
 
-    Logits are kept for completion positions only: the logits tensor is
-    rows × positions × V and dominates memory otherwise.
+    ``share_prefix``: each prompt runs once and its KV cache is copied to its
+    rows. Without it (needed under gradient checkpointing, which cannot keep a
+    cache) every row runs prompt and completion as one sequence.
     """
     from transformers import DynamicCache
 
-    cache = DynamicCache()
-    first = _prefill(model, batch.prompt_ids, batch.prompt_mask, batch.row_prompt, cache)  # [B, V]
+    decoder, _ = parts(model)
     t = batch.completion_ids.shape[1]
+    if not share_prefix:
+        ids = torch.cat([batch.prompt_ids[batch.row_prompt], batch.completion_ids], dim=1)  # [B, P+T]
+        mask = torch.cat([batch.prompt_mask[batch.row_prompt], batch.completion_mask.long()], dim=1)  # [B, P+T]
+        out = _run(decoder, None, input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False)
+        p = batch.prompt_ids.shape[1]
+        # Completion token 0 is predicted by the prompt's last position, token j by completion position j-1.
+        return out.last_hidden_state[:, p - 1 : p - 1 + t, :]  # [B, T, H]
+    cache = DynamicCache()
+    first = _prefill(decoder, batch.prompt_ids, batch.prompt_mask, batch.row_prompt, cache)  # [B, H]
     if t == 0:
-        return first.new_zeros((first.shape[0], 0))
+        return first.new_zeros((first.shape[0], 0, first.shape[1]))
     mask = torch.cat([batch.prompt_mask[batch.row_prompt], batch.completion_mask.long()], dim=1)  # [B, P+T]
     pos = positions(mask)[:, -t:]  # [B, T]
-    out = model(input_ids=batch.completion_ids, attention_mask=mask, position_ids=pos, cache=cache,
-                use_cache=True, logits_to_keep=t)
-    # Completion token 0 is predicted by the prompt's last position, token j by completion position j-1.
-    logits = torch.cat([first.unsqueeze(1), out.logits[:, :-1, :]], dim=1)  # [B, T, V]
-    return token_logprobs(logits, batch.completion_ids, temperature)  # [B, T]
+    out = _run(decoder, cache, input_ids=batch.completion_ids, attention_mask=mask, position_ids=pos, use_cache=True)
+    return torch.cat([first.unsqueeze(1), out.last_hidden_state[:, :-1, :]], dim=1)  # [B, T, H]
+
+
+def completion_logprobs(
+    model, batch: Batch, temperature: float = 1.0, share_prefix: bool = True, chunk: int = LOGPROB_CHUNK,
+) -> torch.Tensor:
+    """log π(completion token) at every completion position; → [B, T] (padding positions arbitrary).
+
+    The head is applied ``chunk`` positions at a time (``grpo.chunked_token_logprobs``):
+    the full-vocabulary logits of the whole batch never exist.
+    """
+    _, head = parts(model)
+    hidden = completion_hidden(model, batch, share_prefix)  # [B, T, H]
+    return chunked_token_logprobs(head, hidden, batch.completion_ids, temperature, chunk)  # [B, T]
 
 
 @dataclass
@@ -115,6 +158,66 @@ def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return kept / kept.sum(-1, keepdim=True)
 
 
+def _pick(logits: torch.Tensor, temperature: float, top_p: float, greedy: bool, gumbel: bool
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next token of each row and its log-probability under softmax(logits / T); [L, V] → ([L], [L]).
+
+    ``gumbel``: draw by argmax(p / Exp(1)) (the exponential race, same
+    distribution as ``multinomial``) — no host synchronization, which
+    ``torch.multinomial`` does on CUDA to check its input.
+    """
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)  # [L, V]
+    if greedy:
+        nxt = logits.argmax(-1)  # [L]
+    else:
+        probs = logp.exp()
+        draw = _nucleus(probs, top_p) if top_p < 1.0 else probs  # [L, V]
+        if gumbel:
+            nxt = (draw / torch.empty_like(draw).exponential_()).argmax(-1)  # [L]
+        else:
+            nxt = torch.multinomial(draw, 1).squeeze(-1)  # [L]
+    return nxt, logp.gather(-1, nxt.unsqueeze(-1)).squeeze(-1)
+
+
+class StaticKV:
+    """A KV cache of fixed size that the model writes through ``update``; CUDA-graph friendly.
+
+    Every layer's keys and values are [rows, heads, max_len, head_dim],
+    allocated at the first write; the positions written are the device tensor
+    ``index`` (not a Python int), so a captured decode step advances it on
+    the device and replays with no host involvement. Only ``update`` is
+    called by the model: positions and the attention mask are the caller's.
+    """
+
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self.index: torch.Tensor | None = None  # [q] long: cache positions of the tokens being run
+
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, *args, **kwargs):
+        if layer_idx == len(self.keys):
+            b, h, _, d = key.shape
+            self.keys.append(key.new_zeros((b, h, self.max_len, d)))
+            self.values.append(value.new_zeros((b, h, self.max_len, d)))
+        self.keys[layer_idx].index_copy_(2, self.index, key)
+        self.values[layer_idx].index_copy_(2, self.index, value)
+        return self.keys[layer_idx], self.values[layer_idx]
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep/repeat rows: [U, ...] → [len(rows), ...]."""
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.max_len
+
+
+def default_mode(device: torch.device) -> str:
+    """'graph' (static cache, CUDA-graph decode step) on CUDA; 'dynamic' (shrinking cache) elsewhere."""
+    return "graph" if device.type == "cuda" else "dynamic"
+
+
 @torch.no_grad()
 def sample(
     model,
@@ -126,57 +229,170 @@ def sample(
     temperature: float = 1.0,
     top_p: float = 1.0,
     prune_fraction: float = 0.25,
+    greedy: bool = False,
+    *,
+    mode: str = "auto",
+    check_every: int = 0,
 ) -> Samples:
     """``repeats[u]`` completions of prompt u; prompt_ids, prompt_mask [U, P] (left-padded).
 
-    Rows come out prompt by prompt. Rows that emit an end-of-sequence token
-    are dropped from the batch (and the KV cache) once ``prune_fraction`` of
-    the live rows have finished.
-    """
-    from transformers import DynamicCache
+    Rows come out prompt by prompt. ``greedy`` takes the most likely token
+    (log-probs still under softmax(logits / temperature)). ``mode``:
 
+    - ``dynamic`` (CPU): a growing KV cache; rows that emit an end-of-sequence
+      token are dropped from the batch and the cache once ``prune_fraction``
+      of the live rows have finished (checked every ``check_every`` tokens,
+      default 1: a host read costs nothing on a CPU).
+    - ``static``: a fixed-size cache and mask, fixed batch (finished rows run
+      on; their tokens do not count), sampling without host reads; the host
+      looks at the device every ``check_every`` tokens (default 16) to stop
+      once all rows have ended. One decode step is the same kernels every time.
+    - ``graph`` (CUDA): ``static`` with the decode step captured once as a CUDA
+      graph and replayed per token: one launch instead of hundreds.
+    - ``auto``: ``graph`` on CUDA, ``dynamic`` elsewhere.
+    """
     device = prompt_ids.device
+    if mode == "auto":
+        mode = default_mode(device)
+    if mode not in ("dynamic", "static", "graph"):
+        raise ValueError(f"unknown sampling mode {mode!r}")
     row_prompt = torch.repeat_interleave(torch.arange(len(repeats), device=device),
                                          torch.tensor(repeats, device=device))  # [B]
-    b = int(row_prompt.numel())
+    b = len(row_prompt)
     if b == 0 or max_new_tokens <= 0:
         return Samples([[] for _ in range(b)], [[] for _ in range(b)], [False] * b)
-    eos = torch.tensor(eos_ids, device=device)
-    cache = DynamicCache()
-    logits = _prefill(model, prompt_ids, prompt_mask, row_prompt, cache)  # [B, V]
-    live = torch.arange(b, device=device)  # [L]: original row of each live row
-    mask = prompt_mask[row_prompt]  # [L, P+t]
-    pos = positions(mask)[:, -1:]  # [L, 1]
-    # Per step: (original rows, tokens, log-probs, which of them count); assembled
-    # at the end so the loop does no per-row Python work.
-    steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    done = torch.zeros(b, dtype=torch.bool, device=device)  # [L]: ended, not yet pruned
-    for step in range(max_new_tokens):
-        probs = torch.softmax(logits.float() / temperature, dim=-1)  # [L, V]
-        draw = _nucleus(probs, top_p) if top_p < 1.0 else probs
-        nxt = torch.multinomial(draw, 1)  # [L, 1]
-        lp = torch.log(probs.gather(-1, nxt).clamp_min(1e-30)).squeeze(-1)  # [L]
-        steps.append((live, nxt.squeeze(-1), lp, ~done))
-        done = done | torch.isin(nxt.squeeze(-1), eos)  # [L]
-        if step == max_new_tokens - 1 or bool(done.all()):
-            break
-        n_done = int(done.sum())
-        if n_done and n_done >= prune_fraction * len(live):
-            keep = (~done).nonzero().squeeze(-1)  # [L']
-            cache.batch_select_indices(keep)
-            live, mask, pos, nxt, done = live[keep], mask[keep], pos[keep], nxt[keep], done[keep]
-        # Rows that ended but are not pruned yet keep decoding; those tokens do not count.
-        mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
-        pos = pos + 1
-        out = model(input_ids=nxt, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True)
-        logits = out.logits[:, -1, :]
+    eos = torch.tensor(eos_ids, dtype=torch.long, device=device)
+    if mode == "dynamic":
+        steps = _decode_dynamic(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, eos, temperature,
+                                top_p, greedy, prune_fraction, check_every or 1)
+    else:
+        steps = _decode_static(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, eos, temperature,
+                               top_p, greedy, check_every or 16, mode == "graph")
     tokens: list[list[int]] = [[] for _ in range(b)]
     logps: list[list[float]] = [[] for _ in range(b)]
     for rows, toks, lps, valid in steps:
-        for row, tok, lp_, ok in zip(rows.tolist(), toks.tolist(), lps.tolist(), valid.tolist(), strict=True):
+        for row, tok, lp_, ok in zip(rows, toks, lps, valid, strict=True):
             if ok:
                 tokens[row].append(tok)
                 logps[row].append(lp_)
     eos_set = set(eos_ids)
     finished = [bool(t) and t[-1] in eos_set for t in tokens]
     return Samples(tokens, logps, finished)
+
+
+Steps = list[tuple[list[int], list[int], list[float], list[bool]]]
+
+
+def _decode_dynamic(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, eos, temperature, top_p,
+                    greedy, prune_fraction, check_every) -> Steps:
+    from transformers import DynamicCache
+
+    decoder, head = parts(model)
+    device = prompt_ids.device
+    b = len(row_prompt)
+    cache = DynamicCache()
+    logits = head(_prefill(decoder, prompt_ids, prompt_mask, row_prompt, cache))  # [B, V]
+    live = torch.arange(b, device=device)  # [L]: original row of each live row
+    mask = prompt_mask[row_prompt]  # [L, P+t]
+    pos = positions(mask)[:, -1:]  # [L, 1]
+    # Per step: (original rows, tokens, log-probs, which of them count); read back
+    # at the end so the loop does no per-row Python work.
+    steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    done = torch.zeros(b, dtype=torch.bool, device=device)  # [L]: ended, not yet pruned
+    for step in range(max_new_tokens):
+        nxt, lp = _pick(logits, temperature, top_p, greedy, gumbel=False)  # [L], [L]
+        steps.append((live, nxt, lp, ~done))
+        done = done | torch.isin(nxt, eos)  # [L]
+        if step == max_new_tokens - 1:
+            break
+        if (step + 1) % check_every == 0:
+            n_done = int(done.sum())
+            if n_done == len(live):
+                break
+            if n_done and n_done >= prune_fraction * len(live):
+                keep = (~done).nonzero().squeeze(-1)  # [L']
+                cache.batch_select_indices(keep)
+                live, mask, pos, nxt, done = live[keep], mask[keep], pos[keep], nxt[keep], done[keep]
+        # Rows that ended but are not pruned yet keep decoding; those tokens do not count.
+        mask = torch.cat([mask, mask.new_ones(len(live), 1)], dim=1)
+        pos = pos + 1
+        out = _run(decoder, cache, input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=pos, use_cache=True)
+        logits = head(out.last_hidden_state[:, -1, :])
+    return [(r.tolist(), t.tolist(), p.tolist(), v.tolist()) for r, t, p, v in steps]
+
+
+def _decode_static(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, eos, temperature, top_p,
+                   greedy, check_every, graph) -> Steps:
+    decoder, head = parts(model)
+    device = prompt_ids.device
+    dtype = head.weight.dtype
+    neg = torch.finfo(dtype).min
+    u, p = prompt_ids.shape
+    b, n = len(row_prompt), p + max_new_tokens
+    kv = StaticKV(n)
+    # Prefill the U prompts: causal, left padding masked, nothing beyond P visible.
+    causal = torch.ones((p, p), dtype=torch.bool, device=device).tril()  # [P, P]
+    allowed = causal.unsqueeze(0) & prompt_mask.bool().unsqueeze(1)  # [U, P, P]
+    mask4 = torch.full((u, 1, p, n), neg, dtype=dtype, device=device)  # [U, 1, P, N]
+    mask4[:, 0, :, :p].masked_fill_(allowed, 0.0)
+    kv.index = torch.arange(p, device=device)
+    out = _run(decoder, kv, input_ids=prompt_ids, attention_mask=mask4, position_ids=positions(prompt_mask),
+               use_cache=True)
+    logits = head(out.last_hidden_state[:, -1, :])[row_prompt]  # [B, V]
+    kv.select(row_prompt)
+    del out, mask4
+    # Decode state: every tensor the step reads or writes is allocated once.
+    dmask = torch.full((b, 1, 1, n), neg, dtype=dtype, device=device)  # [B, 1, 1, N]
+    dmask[:, 0, 0, :p].masked_fill_(prompt_mask[row_prompt].bool(), 0.0)
+    ids = torch.zeros((b, 1), dtype=torch.long, device=device)  # [B, 1]
+    pos0 = positions(prompt_mask)[row_prompt][:, -1:].clone()  # [B, 1]
+    pos = pos0.clone()
+    kv.index = torch.full((1,), p - 1, dtype=torch.long, device=device)
+
+    def step() -> torch.Tensor:
+        kv.index.add_(1)
+        pos.add_(1)
+        dmask.index_fill_(3, kv.index, 0.0)  # the new token's column becomes visible
+        o = _run(decoder, kv, input_ids=ids, attention_mask=dmask, position_ids=pos, use_cache=True)
+        return head(o.last_hidden_state[:, -1, :])  # [B, V]
+
+    replay = step
+    cuda_graph = None
+    if graph and max_new_tokens > 1:
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(2):  # warm-up: lazy initializations happen outside the capture
+                step()
+        torch.cuda.current_stream(device).wait_stream(side)
+        kv.index.fill_(p - 1)
+        pos.copy_(pos0)
+        dmask[..., p:].fill_(neg)
+        cuda_graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(cuda_graph):
+            graph_logits = step()
+
+        def replay(g: torch.cuda.CUDAGraph = cuda_graph, out: torch.Tensor = graph_logits) -> torch.Tensor:
+            g.replay()
+            return out
+
+    tok_buf = torch.zeros((b, max_new_tokens), dtype=torch.long, device=device)
+    lp_buf = torch.zeros((b, max_new_tokens), dtype=torch.float32, device=device)
+    valid_buf = torch.zeros((b, max_new_tokens), dtype=torch.bool, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    t = 0
+    for t in range(max_new_tokens):
+        nxt, lp = _pick(logits, temperature, top_p, greedy, gumbel=True)
+        tok_buf[:, t] = nxt
+        lp_buf[:, t] = lp
+        valid_buf[:, t] = ~done
+        done |= torch.isin(nxt, eos)
+        if t == max_new_tokens - 1 or ((t + 1) % check_every == 0 and bool(done.all())):
+            break
+        ids.copy_(nxt.unsqueeze(-1))
+        logits = replay()
+    k = t + 1
+    rows = list(range(b))
+    toks, lps, valid = tok_buf[:, :k].T.tolist(), lp_buf[:, :k].T.tolist(), valid_buf[:, :k].T.tolist()
+    del replay, cuda_graph  # the graph's memory pool goes with it
+    return [(rows, toks[i], lps[i], valid[i]) for i in range(k)]

@@ -103,7 +103,7 @@ class TrainerSupervisor:
         self.last_checkpoint = ""
         # What an export's model card says about the training (the daemon wires in the swarm's facts).
         self.card_facts: Callable[[], dict[str, Any]] = lambda: {}
-        self.limits = Limits(config.micro_batch)
+        self.limits = Limits(0 if config.micro_batch == "auto" else config.micro_batch)
         self._restored: dict[str, Any] | None = None
         self._history: collections.deque[dict[str, Any]] = collections.deque(maxlen=HISTORY)
         # Worker plumbing.
@@ -158,7 +158,7 @@ class TrainerSupervisor:
         t.step = self.policy_version
         t.policy_version = self.policy_version
         t.worker_restarts = self.restarts
-        t.micro_batch = self.limits.micro_batch
+        t.micro_batch = self.limits.micro_batch or (self.last_stats.micro_batch if self.last_stats else 0)
         t.gen_batch = self.limits.gen_batch
         t.last_error = self.last_error
         t.worker_pid = self.worker_pid

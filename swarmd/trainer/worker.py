@@ -117,7 +117,7 @@ class Worker:
 
     def op_train(self, args: dict, limits: dict) -> tuple[dict, bytes]:
         groups = [TrainGroup.from_json(g) for g in args["groups"]]
-        stats = self.policy.train(groups, int(limits.get("micro_batch", self.cfg.micro_batch)))
+        stats = self.policy.train(groups, int(limits.get("micro_batch", 0)))
         return {"stats": stats.to_json()}, b""
 
     def op_evaluate(self, args: dict, limits: dict) -> tuple[dict, bytes]:
