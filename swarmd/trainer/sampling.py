@@ -19,6 +19,8 @@ Simplification: temperature and nucleus (top-p) sampling only.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -321,14 +323,60 @@ def _decode_dynamic(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, 
     return [(r.tolist(), t.tolist(), p.tolist(), v.tolist()) for r, t, p, v in steps]
 
 
+DECODE_ATTENTION = "swarmd_decode"
+
+
+def _decode_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention for one new token per row against the whole static cache, heads grouped.
+
+    query [B, H, 1, D], key/value [B, Hkv, N, D], mask [B, 1, 1, N] (additive):
+    the H query heads are viewed as Hkv groups, so keys and values are read
+    once, not copied per query head (what ``sdpa`` with a mask does). Longer
+    queries (the prefill) go to ``sdpa``. → ([B, 1, H, D], None).
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    b, h, q, d = query.shape
+    if q != 1:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    hkv = key.shape[1]
+    scale = d ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query.reshape(b, hkv, h // hkv, d), key.transpose(-1, -2)).float() * scale  # [B, Hkv, G, N]
+    if attention_mask is not None:
+        scores = scores + attention_mask[:, :, :, : key.shape[-2]]  # [B, 1, 1, N] broadcast over heads
+    out = torch.matmul(torch.softmax(scores, dim=-1).to(value.dtype), value)  # [B, Hkv, G, D]
+    return out.reshape(b, 1, h, d), None
+
+
+@contextlib.contextmanager
+def _grouped_decode_attention(decoder) -> Iterator[None]:
+    """Route the model's attention through ``_decode_attention`` while decoding."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(DECODE_ATTENTION, _decode_attention)
+    config = decoder.config
+    saved = config._attn_implementation
+    config._attn_implementation = DECODE_ATTENTION
+    try:
+        yield
+    finally:
+        config._attn_implementation = saved
+
+
 def _decode_static(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, eos, temperature, top_p,
                    greedy, check_every, graph) -> Steps:
+    """The fixed-shape decode loop. One token step (sample from the current logits, record, run the
+    model on the drawn token) touches only preallocated tensors and keeps its counters on the
+    device; ``graph`` captures that step once and replays it per token."""
     decoder, head = parts(model)
     device = prompt_ids.device
     dtype = head.weight.dtype
     neg = torch.finfo(dtype).min
     u, p = prompt_ids.shape
-    b, n = len(row_prompt), p + max_new_tokens
+    b = len(row_prompt)
+    # The step after the last token still runs the model once: room for one more position.
+    n = p + max_new_tokens + 1
     kv = StaticKV(n)
     # Prefill the U prompts: causal, left padding masked, nothing beyond P visible.
     causal = torch.ones((p, p), dtype=torch.bool, device=device).tril()  # [P, P]
@@ -338,61 +386,64 @@ def _decode_static(model, prompt_ids, prompt_mask, row_prompt, max_new_tokens, e
     kv.index = torch.arange(p, device=device)
     out = _run(decoder, kv, input_ids=prompt_ids, attention_mask=mask4, position_ids=positions(prompt_mask),
                use_cache=True)
-    logits = head(out.last_hidden_state[:, -1, :])[row_prompt]  # [B, V]
+    first = head(out.last_hidden_state[:, -1, :])[row_prompt].float()  # [B, V]
     kv.select(row_prompt)
     del out, mask4
-    # Decode state: every tensor the step reads or writes is allocated once.
+    # Decode state: every tensor a step reads or writes is allocated once.
+    logits = first.clone()  # [B, V]
     dmask = torch.full((b, 1, 1, n), neg, dtype=dtype, device=device)  # [B, 1, 1, N]
     dmask[:, 0, 0, :p].masked_fill_(prompt_mask[row_prompt].bool(), 0.0)
     ids = torch.zeros((b, 1), dtype=torch.long, device=device)  # [B, 1]
     pos0 = positions(prompt_mask)[row_prompt][:, -1:].clone()  # [B, 1]
     pos = pos0.clone()
     kv.index = torch.full((1,), p - 1, dtype=torch.long, device=device)
+    t_idx = torch.zeros((1,), dtype=torch.long, device=device)  # the token being drawn
+    tok_buf = torch.zeros((b, max_new_tokens + 1), dtype=torch.long, device=device)
+    lp_buf = torch.zeros((b, max_new_tokens + 1), dtype=torch.float32, device=device)
+    valid_buf = torch.zeros((b, max_new_tokens + 1), dtype=torch.bool, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
 
-    def step() -> torch.Tensor:
+    def token_step() -> None:
+        nxt, lp = _pick(logits, temperature, top_p, greedy, gumbel=True)  # [B], [B]
+        tok_buf.index_copy_(1, t_idx, nxt.unsqueeze(-1))
+        lp_buf.index_copy_(1, t_idx, lp.unsqueeze(-1))
+        valid_buf.index_copy_(1, t_idx, (~done).unsqueeze(-1))
+        done.logical_or_(torch.isin(nxt, eos))
+        t_idx.add_(1)
+        ids.copy_(nxt.unsqueeze(-1))
         kv.index.add_(1)
         pos.add_(1)
         dmask.index_fill_(3, kv.index, 0.0)  # the new token's column becomes visible
         o = _run(decoder, kv, input_ids=ids, attention_mask=dmask, position_ids=pos, use_cache=True)
-        return head(o.last_hidden_state[:, -1, :])  # [B, V]
+        logits.copy_(head(o.last_hidden_state[:, -1, :]))
 
-    replay = step
+    run = token_step
     cuda_graph = None
-    if graph and max_new_tokens > 1:
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            for _ in range(2):  # warm-up: lazy initializations happen outside the capture
-                step()
-        torch.cuda.current_stream(device).wait_stream(side)
-        kv.index.fill_(p - 1)
-        pos.copy_(pos0)
-        dmask[..., p:].fill_(neg)
-        cuda_graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(cuda_graph):
-            graph_logits = step()
-
-        def replay(g: torch.cuda.CUDAGraph = cuda_graph, out: torch.Tensor = graph_logits) -> torch.Tensor:
-            g.replay()
-            return out
-
-    tok_buf = torch.zeros((b, max_new_tokens), dtype=torch.long, device=device)
-    lp_buf = torch.zeros((b, max_new_tokens), dtype=torch.float32, device=device)
-    valid_buf = torch.zeros((b, max_new_tokens), dtype=torch.bool, device=device)
-    done = torch.zeros(b, dtype=torch.bool, device=device)
-    t = 0
-    for t in range(max_new_tokens):
-        nxt, lp = _pick(logits, temperature, top_p, greedy, gumbel=True)
-        tok_buf[:, t] = nxt
-        lp_buf[:, t] = lp
-        valid_buf[:, t] = ~done
-        done |= torch.isin(nxt, eos)
-        if t == max_new_tokens - 1 or ((t + 1) % check_every == 0 and bool(done.all())):
-            break
-        ids.copy_(nxt.unsqueeze(-1))
-        logits = replay()
-    k = t + 1
+    with _grouped_decode_attention(decoder):
+        if graph and max_new_tokens > 1:
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                for _ in range(2):  # warm-up: lazy initializations happen outside the capture
+                    token_step()
+            torch.cuda.current_stream(device).wait_stream(side)
+            kv.index.fill_(p - 1)
+            pos.copy_(pos0)
+            dmask[..., p:].fill_(neg)
+            t_idx.zero_()
+            done.zero_()
+            logits.copy_(first)
+            cuda_graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(cuda_graph):
+                token_step()
+            run = cuda_graph.replay
+        k = 0
+        while k < max_new_tokens:
+            run()
+            k += 1
+            if k < max_new_tokens and k % check_every == 0 and bool(done.all()):
+                break
     rows = list(range(b))
     toks, lps, valid = tok_buf[:, :k].T.tolist(), lp_buf[:, :k].T.tolist(), valid_buf[:, :k].T.tolist()
-    del replay, cuda_graph  # the graph's memory pool goes with it
+    del run, cuda_graph  # the graph's memory pool goes with it
     return [(rows, toks[i], lps[i], valid[i]) for i in range(k)]
