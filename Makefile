@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # pip's steps as short progress lines with a heartbeat (pip is silent for minutes while it installs).
 PIPSTEPS := python3 swarmd/tools/pipsteps.py
 
-.PHONY: help install install-system image image-check proto proto-check api-check api-lock test lint fmt demo bench contracts contracts-check chain experiment faults soak clean
+.PHONY: help install install-system image image-check proto proto-check api-check api-lock test lint fmt demo bench bench-gpu contracts contracts-check chain experiment faults soak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -77,6 +77,9 @@ faults: install ## the fault-injection suite alone
 
 bench: install ## benchmarks: prints a table and writes out/bench.md
 	$(PY) -m bench
+
+bench-gpu: install ## the trainer vs TRL on random Qwen2.5-0.5B/1.5B shapes (GPU; --tiny checks it on a CPU)
+	$(PY) -m bench.gpu $(BENCH_GPU_ARGS)
 
 demo: install ## a local swarm: chain, bootnode and three training daemons (Ctrl-C stops it)
 	$(PY) -m swarmd.tools.demo $(DEMO_ARGS)

@@ -7,7 +7,8 @@ per step on stdin; after each step this process answers one JSON line
 else TRL prints goes to stderr.
 
 The same settings as ours: model directory, LoRA, prompts (the same task
-references, every step), group size, completion length, KL weight,
+references, every step), reward (``bench.trainer.bench_reward``), group size,
+completion length, KL weight,
 asymmetric clip, learning rate, threads. TRL runs without gradient
 checkpointing (its default assumes a GPU short of memory; without it TRL is
 faster on a CPU) and on the CPU in fp32 unless a GPU is present.
@@ -37,6 +38,7 @@ def main() -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from bench.trainer import bench_reward
     from swarmd.trainer import tasks
 
     torch.set_num_threads(spec["threads"])
@@ -56,7 +58,7 @@ def main() -> int:
         for completion, key in zip(completions, ref, strict=True):
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             r = tasks.TaskRef.from_json(json.loads(key))
-            scores.append(tasks.score(r, entries[key][1], text))
+            scores.append(bench_reward(tasks.score(r, entries[key][1], text), text))
         return scores
 
     class Lockstep(TrainerCallback):

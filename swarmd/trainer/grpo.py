@@ -77,7 +77,8 @@ def chunked_token_logprobs(
     holding [B, T, V]: each chunk's logits are computed, reduced to one value
     per position and dropped. With gradients on, each chunk is checkpointed,
     so backward recomputes its logits instead of keeping them: peak memory
-    grows with ``chunk`` × V, not with B × T × V.
+    grows with ``chunk`` × V, not with B × T × V (a batch of one chunk or less
+    is not checkpointed: nothing to gain, a recomputation to lose).
     """
     b, t, h = hidden.shape
     flat_h = hidden.reshape(b * t, h)  # [N, H]
@@ -86,7 +87,8 @@ def chunked_token_logprobs(
     def part(hc: torch.Tensor, tc: torch.Tensor) -> torch.Tensor:
         return token_logprobs(head(hc).unsqueeze(0), tc.unsqueeze(0), temperature).squeeze(0)  # [n]
 
-    grad = torch.is_grad_enabled() and hidden.requires_grad
+    # One chunk holds nothing back that checkpointing could free later: run it plainly.
+    grad = torch.is_grad_enabled() and hidden.requires_grad and b * t > chunk
     out = []
     for start in range(0, b * t, max(1, chunk)):
         hc, tc = flat_h[start:start + chunk], flat_tok[start:start + chunk]
