@@ -357,6 +357,17 @@ class NetworkActor:
         # A connection to a swarmd peer silent for twice the stale bound is dead (a partition,
         # a frozen process): close it so that the dialer redials as soon as the peer is back.
         # (Twice: a peer late under load is marked stale, but not cut off and redialed.)
+        back = [pid for pid in connected if pid not in self.conn_since
+                and pid in self.table.records and self.table.records[pid].liveness == "stale"]
+        if back:
+            # A stale peer reconnected: the network is likely back (a healed partition), so
+            # every other stale peer is redialed now instead of at its backed-off time.
+            for rec in self.table.records.values():
+                if rec.liveness == "stale" and rec.peer_id not in connected:
+                    self.dialer.book(rec.peer_id).reset()
+            for a in self.dialer.bootnodes:
+                if addrmod.peer_of(a) not in connected:
+                    self.dialer.book(addrmod.peer_of(a)).reset()
         for pid in connected:
             self.conn_since.setdefault(pid, now)
         for pid in [p for p in self.conn_since if p not in connected]:

@@ -1,5 +1,6 @@
 """A swarm across hosts (network namespaces on a bridge): addresses, a bootnode restart, a
-partition healed, the bootnode gone for good, and a loopback-only node told it is unreachable.
+partition healed, a slow link, the bootnode gone for good, and a loopback-only node told it is
+unreachable.
 
 One swarm serves the whole module, in this order: a bootnode on 0.0.0.0 without announce and
 three trainers, each in its own namespace. Run: see docs/mesh.md ("Testing across hosts").
@@ -95,6 +96,18 @@ def test_cut_trainer_is_back_soon_after_the_heal(swarm):
         assert not rec["expected_victim"], rec
         assert rec["waited_s"] < rec["deadline_s"] - 0.3, f"a round waited for the cut-off trainer: {rec}"
     assert swarm.bad_addrs() == {}
+
+
+def test_a_slow_link_still_delivers_every_batch(swarm):
+    s = swarm
+    s.net.shape(1, "5mbit")  # tbf on the first trainer's egress
+    try:
+        first = s.first_complete_from(s.round_at(time.time()), 30)
+        wait_until(lambda: all(first + 4 in s.rounds(d) for d in s.trainers), 30, interval=0.5,
+                   what="five rounds over the slow link")
+        assert all(s.complete(r) for r in range(first, first + 5))
+    finally:
+        s.net.shape(1, None)
 
 
 def test_trainers_stay_meshed_when_the_bootnode_is_gone(swarm):
