@@ -159,8 +159,8 @@ def test_rounds_on_chain_survive_an_outage_and_a_rollback_and_match_local_record
                 reward = scaled_reward(h["own_reward"], 1000)
                 total += reward
                 assert per_key[(h["round"], h["stage"], peer)] == 1, (d.name, h["round"])  # landed, once
-                on_chain = contract.functions.getPeerRoundStageReward(h["round"], h["stage"], [peer]).call()
-                assert on_chain == [reward], (d.name, h["round"], on_chain, reward)
+                recorded = contract.functions.getPeerRoundStageReward(h["round"], h["stage"], [peer]).call()
+                assert recorded == [reward], (d.name, h["round"], recorded, reward)
                 votes = contract.functions.getVoterVotes(h["round"], peer).call()
                 assert votes == h["winners"], (d.name, h["round"], votes, h["winners"])
                 votes_expected.update(h["winners"])
