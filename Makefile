@@ -3,13 +3,16 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Test processes in parallel (pytest-xdist); 0 runs the suite in this process.
+TEST_WORKERS ?= 3
+FAST_WORKERS ?= 2
 # The CPU wheel of torch lies on this machine's disk; a GPU server may set
 # TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128'.
 TORCH_SPEC ?= torch==2.13.0
 # pip's steps as short progress lines with a heartbeat (pip is silent for minutes while it installs).
 PIPSTEPS := python3 swarmd/tools/pipsteps.py
 
-.PHONY: help install install-system image image-check proto proto-check api-check api-lock test lint fmt demo bench bench-gpu contracts contracts-check chain experiment faults soak clean
+.PHONY: help install install-system image image-check proto proto-check api-check api-lock test test-fast lint fmt demo bench bench-gpu contracts contracts-check chain experiment faults soak clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -58,8 +61,13 @@ api-check: ## fail on a breaking change to proto/ unless API_MAJOR was bumped (d
 api-lock: ## record proto/ as the released API (proto/api/swarm.v1.binpb)
 	$(PY) -m swarmd.tools.apicheck --update
 
-test: install ## run the test suite (the README's test command)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: install ## the whole suite, what CI runs (the README's test command)
+	@# pytest's exit status 5 (no tests collected) is a failure here, and says so.
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || { rc=$$?; \
+	  [ $$rc -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$rc; }
+
+test-fast: install ## pure and unit tests: no process, no mesh, nothing slow (under 2 minutes)
+	$(PY) -m pytest -n $(FAST_WORKERS) -m "not process and not mesh and not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff, the generated-code check and the API compatibility check
 	$(VENV)/bin/ruff check swarmd swarmctl tests bench

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemons import Daemon
+from tests.support.guard import MARKER, no_processes
 
 REPO = Path(__file__).resolve().parents[1]
 # Test daemons train the tiny model (built once, shared) unless a test says otherwise:
@@ -53,3 +54,24 @@ def daemons(short_tmp: Path) -> Iterator[callable]:
 
 def pytest_report_header(config):
     return f"cpus: {os.cpu_count()}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Tests not marked ``process`` may not start one (see tests/support/guard.py)."""
+    if item.get_closest_marker(MARKER) is not None:
+        return (yield)
+    with no_processes(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup`` the slow multi-process scenarios run one at a time, on one worker.
+
+    Each starts a handful of daemons with their trainer workers; two at once on a small
+    machine would trade their readiness deadlines for nothing. Everything else spreads.
+    """
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("slow"))

@@ -65,6 +65,7 @@ def test_bad_env_name_is_named() -> None:
         cfg.load(environ={"SWARMD_LOG__COLOUR": "red"})
 
 
+@pytest.mark.process
 def test_check_prints_resolved_config(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[node]\nswarm_id = "alpha"\n')
@@ -84,6 +85,7 @@ def test_check_prints_resolved_config(tmp_path: Path) -> None:
         ("[node]\nshutdown_timeout_s = -1\n", "node.shutdown_timeout_s"),
     ],
 )
+@pytest.mark.process
 def test_check_and_startup_fail_on_bad_config(tmp_path: Path, toml: str, needle: str) -> None:
     f = tmp_path / "c.toml"
     f.write_text(toml)
@@ -94,11 +96,13 @@ def test_check_and_startup_fail_on_bad_config(tmp_path: Path, toml: str, needle:
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.process
 def test_missing_and_unreadable_config_file(tmp_path: Path) -> None:
     r = swarmd("--config", str(tmp_path / "nope.toml"), "--check")
     assert r.returncode == 2 and "nope.toml does not exist" in r.stderr
 
 
+@pytest.mark.process
 def test_unreadable_identity_file_fails_check_and_startup(tmp_path: Path) -> None:
     data = tmp_path / "d"
     data.mkdir()

@@ -19,7 +19,10 @@ import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from tests.support.daemons import SWARMCTL, Daemon, wait_until
+from tests.support.daemons import SWARMCTL, Daemon
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
 
 # Lifecycle tests need no model: the trainer is off unless a test is about the whole stack.
 LIGHT = {"trainer": {"enabled": False}}

@@ -22,6 +22,7 @@ def test_created_key_is_0600_and_reloads_to_same_peer(tmp_path: Path) -> None:
     assert first.peer_id.startswith("12D3KooW")
 
 
+@pytest.mark.process
 def test_peer_id_matches_libp2p(tmp_path: Path) -> None:
     from libp2p.crypto.serialization import deserialize_private_key
     from libp2p.peer.id import ID

@@ -12,12 +12,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.process
 def test_generated_protobuf_code_is_current() -> None:
     r = subprocess.run([sys.executable, "-m", "swarmd.tools.protogen", "--check"], capture_output=True, text=True,
                        cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("name", ["swarmd.service", "swarmd@.service"])
 def test_systemd_unit_verifies(tmp_path: Path, name: str) -> None:
     analyze = shutil.which("systemd-analyze")
@@ -47,6 +49,7 @@ def test_readme_names_its_two_commands() -> None:
         assert f"\n{target}" in makefile, target
 
 
+@pytest.mark.process
 def test_swarmctl_help_is_instant() -> None:
     # --help must not import grpc or anything heavy
     code = "import sys, runpy; sys.argv=['swarmctl','--help']\ntry: runpy.run_module('swarmctl', run_name='__main__')\nexcept SystemExit: pass\nprint(sorted(m for m in ('grpc','google.protobuf','torch','libp2p') if m in sys.modules))"

@@ -20,7 +20,7 @@ from swarmd.chain import artifact, localnet
 from swarmd.chain.client import registration_message
 from swarmd.chain.errors import contract_decoder
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.process, pytest.mark.chain]
 
 STAGES = 3
 WINDOW = 5

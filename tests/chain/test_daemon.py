@@ -21,9 +21,10 @@ from swarmd.chain import artifact, localnet
 from swarmd.chain.client import registration_message
 from swarmd.chain.queue import Submission, SubmissionQueue
 from swarmd.identity import load_or_create
-from tests.support.daemons import SWARMD, Daemon, wait_until, write_config
+from tests.support.daemons import SWARMD, Daemon, write_config
+from tests.support.poll import wait_until
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.process, pytest.mark.chain]
 
 # Only the control plane and the chain: nothing else starts.
 OTHERS_OFF = {

@@ -18,10 +18,11 @@ from web3 import HTTPProvider, Web3
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.chain import artifact, localnet
 from swarmd.swarm.selection import scaled_reward
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 from tests.swarm.conftest import Swarm
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow]
+pytestmark = [pytest.mark.process, pytest.mark.chain, pytest.mark.slow]
 
 
 def played(d: Daemon) -> list[dict]:

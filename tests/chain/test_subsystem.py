@@ -32,8 +32,9 @@ from swarmd.chain.queue import Submission, SubmissionQueue
 from swarmd.chain.subsystem import ChainSubsystem
 from swarmd.daemon import Daemon
 from swarmd.errors import NotAvailable, Refused
+from tests.support.poll import until
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.process, pytest.mark.chain]
 
 FAST = {"poll_interval_s": 0.2, "retry_initial_s": 0.1, "retry_max_s": 0.5, "rpc_timeout_s": 5.0}
 
@@ -46,18 +47,6 @@ def run(test):
         return asyncio.run(asyncio.wait_for(test(*args, **kwargs), 300))
 
     return wrapper
-
-
-async def until(predicate, timeout: float = 60.0, what: str = "condition") -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 class Node:

@@ -329,6 +329,7 @@ def test_preflight_names_the_key_file(tmp_path: Path) -> None:
 # -- the committed artifact ------------------------------------------------------------------------
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node (make install brings solc-js)")
 def test_artifact_matches_the_source() -> None:
     """What `make contracts-check` runs: recompile with the pinned solc-js and compare bytes."""
@@ -341,6 +342,7 @@ def test_artifact_matches_the_source() -> None:
     assert "is up to date" in result.stdout
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")
 def test_artifact_check_reports_drift(tmp_path: Path) -> None:
     if not (REPO / "node_modules" / "solc").exists():

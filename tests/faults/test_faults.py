@@ -19,9 +19,10 @@ import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+pytestmark = [pytest.mark.process, pytest.mark.faults, pytest.mark.slow]
 
 
 def played(d: Daemon) -> list[dict]:

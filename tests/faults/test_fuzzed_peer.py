@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 from swarmd._pb.swarm.v1 import p2p_pb2
 from swarmd.p2p.codec import WIRE_VERSION
-from tests.support.daemons import wait_until
+from tests.support.poll import wait_until
 from tests.swarm.conftest import REPO
 
-pytestmark = [pytest.mark.faults, pytest.mark.slow]
+pytestmark = [pytest.mark.process, pytest.mark.faults, pytest.mark.slow]
 
 FUZZ_SECONDS = 60.0
 

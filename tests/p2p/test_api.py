@@ -20,8 +20,9 @@ from swarmd.config import load
 from swarmd.daemon import Daemon
 from swarmd.p2p.streams import BlobError
 from swarmd.p2p.subsystem import Mesh
+from tests.support.poll import until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.mesh, pytest.mark.timeout(120)]
 
 
 def make_mesh(tmp: Path, name: str, **p2p) -> Mesh:
@@ -30,18 +31,6 @@ def make_mesh(tmp: Path, name: str, **p2p) -> Mesh:
     daemon.mesh = Mesh(daemon)
     daemon.mesh.register_kind("loadgen", p2p_pb2.LoadBatch, 65536)
     return daemon.mesh
-
-
-async def until(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"):
-    async def poll():
-        while not (value := predicate()):
-            await asyncio.sleep(0.05)
-        return value
-
-    try:
-        return await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"{what} not reached within {timeout}s") from None
 
 
 def sees(a: Mesh, b: Mesh) -> bool:

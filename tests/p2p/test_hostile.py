@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.p2p.support import mesh_config
-from tests.support.daemons import wait_until
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
 
 REPO = Path(__file__).resolve().parents[2]
 ENVELOPE_REASONS = ["malformed_envelope", "oversized", "wrong_swarm", "bad_version", "sender_mismatch",

@@ -6,10 +6,15 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from tests.p2p.support import make_identity, mesh_config, start_all, stop_all
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
 
 
 def free_port() -> int:

@@ -11,8 +11,12 @@ import signal
 import statistics
 import time
 
+import pytest
+
 from tests.p2p.support import PeerEventWatch
-from tests.support.daemons import wait_until
+from tests.support.poll import wait_until
+
+pytestmark = pytest.mark.process
 
 ROUND_MARGIN_S = 30  # start-up slack when waiting for a cluster to finish its rounds
 

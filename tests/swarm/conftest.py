@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from swarmd import identity
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # Tiny models are built once and shared by every test daemon.

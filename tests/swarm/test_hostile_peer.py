@@ -8,10 +8,11 @@ import sys
 import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 from tests.swarm.conftest import REPO, node_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
 def test_hostile_peer_gains_nothing(swarm) -> None:

@@ -14,9 +14,10 @@ import signal
 import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
 def history(d: Daemon) -> list[dict]:

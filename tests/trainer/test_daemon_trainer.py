@@ -19,8 +19,10 @@ import grpc
 import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import wait_until
+from tests.support.poll import wait_until
 from tests.trainer.conftest import tiny_config
+
+pytestmark = pytest.mark.process
 
 READY_S = 240
 

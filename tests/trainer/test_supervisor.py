@@ -22,19 +22,12 @@ from swarmd.trainer.errors import InvalidRequest, TrainerNotReady, WorkerDied
 from swarmd.trainer.policy import ADAPTER_FILE
 from swarmd.trainer.protocol import ScoreItem, TrainGroup
 from swarmd.trainer.supervisor import TrainerSupervisor
+from tests.support.poll import until
 from tests.trainer.conftest import tiny_config
 
+pytestmark = pytest.mark.process
+
 READY_S = 240  # a cold worker imports torch; on a loaded 2-core machine that can take a while
-
-
-async def until(predicate, timeout: float, what: str) -> None:
-    """Poll a condition on the event loop (the supervisor updates state from its reader task)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 def supervisor(data_dir: Path, events=None, **overrides) -> TrainerSupervisor:

@@ -120,6 +120,7 @@ def test_every_preset_task_materializes_and_its_answer_scores_one() -> None:
             assert tasks.score(ref, entry, f"<answer>{entry['answer']}</answer>") == 1.0, spec.dataset
 
 
+@pytest.mark.process
 def test_daemon_side_import_is_light() -> None:
     import subprocess
     import sys

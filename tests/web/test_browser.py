@@ -12,7 +12,7 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 from tests.support.browser import Browser
 from tests.web.recorded import InProcessWeb, RecordedMesh, RecordedSwarm, RecordedTrainer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.process, pytest.mark.browser]
 
 # Conditions evaluated in the page.
 ROWS = "document.querySelectorAll('#{0} tr').length"

@@ -6,12 +6,15 @@ import os
 import signal
 import socket
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import wait_until
+from tests.support.poll import wait_until
 from tests.web.conftest import bare
 from tests.web.http import EventStream, raw, request
+
+pytestmark = pytest.mark.process
 
 
 def test_status_matches_control_plane(web_node) -> None:

@@ -20,11 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from tests.support.browser import Browser
-from tests.support.daemons import Daemon, wait_until
+from tests.support.daemons import Daemon
+from tests.support.poll import wait_until
 from tests.web.conftest import REPO
 from tests.web.http import request
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.process, pytest.mark.browser, pytest.mark.slow]
 
 MODEL_CACHE = REPO / ".cache" / "test-models"  # tiny models are built once and shared
 NAMES = ("n0", "n1", "n2")
