@@ -239,6 +239,7 @@ def test_healthcheck_refuses_what_it_cannot_probe(tmp_path: Path, capsys: pytest
     assert healthcheck.probe_url("10.1.2.3", 80, "live") == "http://10.1.2.3:80/healthz?probe=live"
 
 
+@pytest.mark.process
 def test_install_system_rejects_bad_options(tmp_path: Path) -> None:
     script = str(REPO / "packaging" / "install-system.sh")
     r = subprocess.run([script, "--root", str(tmp_path), "--gpus", "two"], capture_output=True, text=True,

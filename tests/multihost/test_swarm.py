@@ -20,7 +20,7 @@ from swarmd.tools.procs import wait_until
 from tests.multihost import scenarios
 from tests.multihost.harness import Net
 
-pytestmark = pytest.mark.multihost
+pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.multihost]
 
 FIGURES = Path("out/multihost.json")
 

@@ -7,6 +7,8 @@ import stat
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from swarmd import diagnostics
 from swarmd.chain.localnet import write_test_key
 
@@ -14,6 +16,7 @@ API_KEY = "s3cretApiKey0123456789"
 PASSWORD = "hunter2-rpc-password"
 
 
+@pytest.mark.process
 def test_bundle_has_the_report_and_no_secrets(daemons, short_tmp: Path) -> None:
     data = short_tmp / "n"
     data.mkdir()
@@ -62,6 +65,7 @@ def test_redaction_rules() -> None:
         "dial https://<redacted>@host/x failed; token <redacted>"
 
 
+@pytest.mark.process
 def test_log_file_of_a_daemon(daemons, short_tmp: Path) -> None:
     d = daemons("n", config={"trainer": {"enabled": False}, "log": {"file": "swarmd-file.log"}})
     log = d.data_dir / "swarmd-file.log"  # relative: inside the data directory

@@ -26,6 +26,7 @@ def swarmd(*args: str, env: dict | None = None, prefix: list[str] | None = None)
                           capture_output=True, text=True, env=base, timeout=60, cwd="/")
 
 
+@pytest.mark.process
 def test_non_utf8_config_file_is_named(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_bytes(b'[node]\nswarm_id = "caf\xe9"\n')
@@ -61,6 +62,7 @@ def test_hex_values_from_set_and_env_stay_strings() -> None:
     assert cfg.parse_assignment("node.shutdown_timeout_s=12")[1] == 12  # plain numbers are still numbers
 
 
+@pytest.mark.process
 def test_errors_name_the_override_that_caused_them(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[log]\nlevel = "loud"\n')
@@ -76,6 +78,7 @@ def test_errors_name_the_override_that_caused_them(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown config key 'web.portt' (from environment variable SWARMD_WEB__PORTT)" in r.stderr
 
 
+@pytest.mark.process
 def test_identity_key_that_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "identity.key").mkdir(mode=0o700)
     r = swarmd("--data-dir", str(tmp_path), "--check")
@@ -84,6 +87,7 @@ def test_identity_key_that_is_a_directory(tmp_path: Path) -> None:
     assert "mode" not in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.process
 def test_read_only_data_directory(short_tmp: Path) -> None:
     data = short_tmp / "data"  # not under pytest's shared base directory, whose modes this changes
     data.mkdir()

@@ -25,7 +25,7 @@ import pytest
 
 from tests.support.browser import Browser, find_chromium
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.chain, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.browser, pytest.mark.chain, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parents[2]
 TINY_CACHE = REPO / ".cache" / "test-models"
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.daemons import SWARMD, Daemon, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.process, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -6,6 +6,8 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
+
 from swarmd.sdnotify import Notifier
 
 
@@ -34,6 +36,7 @@ def test_full_notify_socket_drops_and_counts(short_tmp: Path) -> None:
         receiver.close()
 
 
+@pytest.mark.process
 def test_daemon_with_stalled_notify_socket_keeps_answering(daemons, short_tmp: Path) -> None:
     receiver = _stalled_receiver(short_tmp / "notify.sock")
     try:
