@@ -17,7 +17,7 @@ from bench.table import Row
 from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def run(args) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="sd-bench-ctl-", dir="/tmp") as tmp:
         root = Path(tmp)
         me = identity.load_or_create(root / "n" / "identity.key")[0].peer_id
-        d = Daemon(root / "n", {
+        d = DaemonProcess(root / "n", {
             "web": {"enabled": False},
             "trainer": {"model": "tiny", "cache_dir": str(REPO / ".cache" / "models"), "threads": 1,
                         "sampling": {"max_new_tokens": 64}},

@@ -27,7 +27,7 @@ import psutil
 from bench.table import Row
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.p2p.cluster import Cluster, mesh_config
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -36,8 +36,8 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def connect_time(tmp: Path, cycles: int) -> float:
-    a = Daemon(tmp / "ca", mesh_config(), name="ca").start()
-    b = Daemon(tmp / "cb", mesh_config(), name="cb").start()
+    a = DaemonProcess(tmp / "ca", mesh_config(), name="ca").start()
+    b = DaemonProcess(tmp / "cb", mesh_config(), name="cb").start()
     try:
         addr = a.status().mesh.listen_addrs[0]
         samples = []
@@ -54,7 +54,7 @@ def connect_time(tmp: Path, cycles: int) -> float:
         a.stop()
 
 
-def cpu_seconds(nodes: list[Daemon]) -> float:
+def cpu_seconds(nodes: list[DaemonProcess]) -> float:
     total = 0.0
     for d in nodes:
         try:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.table import Row
-from swarmd.trainer import tasks
+from swarmd import tasks
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.protocol import TrainGroup
 from swarmd.trainer.supervisor import TrainerSupervisor

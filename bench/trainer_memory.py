@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.table import Row, render, write
 from bench.trainer import CACHE, digit_share
-from swarmd.trainer import tasks
+from swarmd import tasks
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.protocol import TrainGroup
 from swarmd.trainer.supervisor import TrainerSupervisor

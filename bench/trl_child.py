@@ -39,12 +39,13 @@ def main() -> int:
     from trl import GRPOConfig, GRPOTrainer
 
     from bench.trainer import bench_reward
-    from swarmd.trainer import tasks
+    from swarmd import tasks
+    from swarmd.trainer import verifier
 
     torch.set_num_threads(spec["threads"])
     gpu = torch.cuda.is_available()
     refs = [tasks.TaskRef.from_json(r) for r in spec["refs"]]
-    entries = {json.dumps(r.to_json(), sort_keys=True): tasks.materialize(r) for r in refs}
+    entries = {json.dumps(r.to_json(), sort_keys=True): verifier.materialize(r) for r in refs}
     dataset = Dataset.from_list([
         {"prompt": tasks.build_prompt(entries[json.dumps(r.to_json(), sort_keys=True)][0]),
          "ref": json.dumps(r.to_json(), sort_keys=True)}
@@ -58,7 +59,7 @@ def main() -> int:
         for completion, key in zip(completions, ref, strict=True):
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             r = tasks.TaskRef.from_json(json.loads(key))
-            scores.append(bench_reward(tasks.score(r, entries[key][1], text), text))
+            scores.append(bench_reward(verifier.score(r, entries[key][1], text), text))
         return scores
 
     class Lockstep(TrainerCallback):

@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from swarmd.chain.config import ChainConfig
 from swarmd.configbase import Section
+from swarmd.errors import SwarmdError
 from swarmd.p2p.config import P2PConfig
 from swarmd.paths import SOCKET_NAME, default_data_dir
 from swarmd.swarm.config import SwarmConfig
@@ -34,7 +35,7 @@ ENV_PREFIX = "SWARMD_"
 _ENV_NOT_CONFIG = {"SWARMD_CONFIG"}
 
 
-class ConfigError(Exception):
+class ConfigError(SwarmdError):
     """The configuration cannot be loaded; the message names the key or file."""
 
 

@@ -19,6 +19,7 @@ import base58
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from swarmd.errors import SwarmdError
 from swarmd.names import human_name
 
 # protobuf header of libp2p's PrivateKey/PublicKey: field 1 (KeyType) = 1
@@ -27,7 +28,7 @@ _ED25519_HEADER = b"\x08\x01\x12\x20"
 _KEY_FILE_SIZE = len(_ED25519_HEADER) + 32
 
 
-class IdentityError(Exception):
+class IdentityError(SwarmdError):
     """The identity key file is missing, unreadable, malformed or too open."""
 
 

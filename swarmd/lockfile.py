@@ -11,8 +11,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from swarmd.errors import SwarmdError
 
-class LockError(Exception):
+
+class LockError(SwarmdError):
     """Another daemon holds the data directory."""
 
 

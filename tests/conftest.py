@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.guard import MARKER, no_processes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,10 +35,10 @@ def short_tmp() -> Iterator[Path]:
 @pytest.fixture
 def daemons(short_tmp: Path) -> Iterator[callable]:
     """Factory: daemons(name, config) -> started Daemon; all are stopped at teardown."""
-    started: list[Daemon] = []
+    started: list[DaemonProcess] = []
 
-    def make(name: str = "node", config: dict | None = None, start: bool = True, **kw) -> Daemon:
-        d = Daemon(short_tmp / name, config=with_defaults(config), name=name, env=kw.pop("env", None))
+    def make(name: str = "node", config: dict | None = None, start: bool = True, **kw) -> DaemonProcess:
+        d = DaemonProcess(short_tmp / name, config=with_defaults(config), name=name, env=kw.pop("env", None))
         started.append(d)
         if start:
             d.start(**kw)

@@ -19,7 +19,7 @@ import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from tests.support.daemons import SWARMCTL, Daemon
+from tests.support.daemons import SWARMCTL, DaemonProcess
 from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.process
@@ -44,7 +44,7 @@ def test_status_json_and_stable_identity(daemons) -> None:
 
 def test_second_daemon_on_same_data_dir_refuses(daemons) -> None:
     first = daemons("a", config=LIGHT)
-    second = Daemon(first.data_dir, name="second")
+    second = DaemonProcess(first.data_dir, name="second")
     second.config_tree = {}
     proc = subprocess.run(
         [sys.executable, "-m", "swarmd", "--data-dir", str(first.data_dir)],

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from swarmd.tools import healthcheck
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "/opt/swarmd"
@@ -199,7 +199,7 @@ def test_each_gpu_instance_resolves_its_own_ports(installed: Path, tmp_path: Pat
 def test_healthcheck_command_probes_a_daemon_run_from_the_install(installed: Path, short_tmp: Path) -> None:
     """The container's HEALTHCHECK command, against a daemon run from the installed tree."""
     web_port = _free_port()
-    daemon = Daemon(short_tmp / "node", config={"trainer": {"enabled": False}, "web": {"port": web_port}},
+    daemon = DaemonProcess(short_tmp / "node", config={"trainer": {"enabled": False}, "web": {"port": web_port}},
                     command=[_installed_python(installed), "-m", "swarmd"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWARMD_") and k != "PYTHONPATH"}
 

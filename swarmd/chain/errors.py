@@ -26,7 +26,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from swarmd.errors import Busy
+from swarmd.errors import Busy, SwarmdError
 
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -49,7 +49,7 @@ _TRANSIENT_RPC = (
 _UNFUNDED_RPC = ("insufficient funds",)
 
 
-class ChainError(Exception):
+class ChainError(SwarmdError):
     """Base class of the chain client's errors."""
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from swarmd.errors import SwarmdError
+
 _HEX_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 
 
-class KeyFileError(Exception):
+class KeyFileError(SwarmdError):
     """A key, keystore or password file is missing, too open or malformed; names the file."""
 
 

@@ -35,6 +35,7 @@ import requests
 
 from swarmd.chain import artifact
 from swarmd.chain.keys import write_key_file
+from swarmd.errors import SwarmdError
 
 REPO = Path(__file__).resolve().parents[2]
 # anvil's default mnemonic: its accounts are public test accounts, funded with 10000 ETH.
@@ -46,7 +47,7 @@ DEFAULT_STAGE_COUNT = 1
 DEFAULT_SUBMISSION_WINDOW = 100
 
 
-class LocalnetError(Exception):
+class LocalnetError(SwarmdError):
     """anvil is missing, did not start, or a deployment failed."""
 
 

@@ -28,6 +28,7 @@ from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from swarmd.config import is_loopback_address
 from swarmd.control.service import ControlService
+from swarmd.errors import SwarmdError
 from swarmd.metrics import REGISTRY
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["SwarmControl"].full_name
 MAX_SOCKET_PATH = 107
 
 
-class ControlPlaneError(Exception):
+class ControlPlaneError(SwarmdError):
     pass
 
 

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import trio
 
+from swarmd.errors import SwarmdError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -41,7 +43,7 @@ def is_cancellation(e: BaseException) -> bool:
     return False
 
 
-class BridgeClosed(Exception):
+class BridgeClosed(SwarmdError):
     """The network thread is not running (not started yet, or stopped)."""
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from swarmd import identity
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 OTHERS_OFF: dict[str, dict[str, Any]] = {
     "trainer": {"enabled": False},
@@ -45,7 +45,7 @@ def make_identity(data_dir: Path) -> str:
     return ident.peer_id
 
 
-class LoadgenDaemon(Daemon):
+class LoadgenDaemon(DaemonProcess):
     """A swarmd process running ``python -m swarmd.p2p.loadgen`` (the daemon plus a traffic task)."""
 
     def __init__(self, data_dir: Path, config: dict[str, dict[str, Any]], loadgen_args: list[str],
@@ -65,12 +65,12 @@ class LoadgenDaemon(Daemon):
             return {}
 
 
-def live_peer_ids(d: Daemon) -> set[str]:
+def live_peer_ids(d: DaemonProcess) -> set[str]:
     reply = d.ctl_json("peers")
     return {p["peer_id"] for p in reply["peers"] if p["liveness"] == "live" and p.get("name")}
 
 
-def meshed(nodes: list[Daemon], ids: dict[str, str]) -> bool:
+def meshed(nodes: list[DaemonProcess], ids: dict[str, str]) -> bool:
     """Every running node sees every other running node as a live peer."""
     for d in nodes:
         want = {ids[o.name] for o in nodes if o is not d}
@@ -79,7 +79,7 @@ def meshed(nodes: list[Daemon], ids: dict[str, str]) -> bool:
     return True
 
 
-def start_all(nodes: list[Daemon], timeout: float = 90.0) -> None:
+def start_all(nodes: list[DaemonProcess], timeout: float = 90.0) -> None:
     """Start processes in parallel (start-up is mostly imports), then wait for each."""
     for d in nodes:
         d.start(wait=False)

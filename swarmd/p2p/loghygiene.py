@@ -38,7 +38,7 @@ class _Window:
     example: str = ""
 
 
-class RateLimiter:
+class LogRateLimiter:
     """Per-reason budget per minute; ``roll`` returns the summaries of windows that ended."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -82,7 +82,7 @@ class RateLimitedHandler(logging.Handler):
     def __init__(self, per_minute: int = 10, target: logging.Logger | None = None,
                  on_suppressed: Callable[[str], None] | None = None) -> None:
         super().__init__()
-        self.limiter = RateLimiter(per_minute)
+        self.limiter = LogRateLimiter(per_minute)
         self.target = target or logging.getLogger()
         self.on_suppressed = on_suppressed
         self._lock2 = threading.Lock()

@@ -29,6 +29,7 @@ import base58
 import trio
 
 from swarmd._pb.swarm.v1 import p2p_pb2
+from swarmd.errors import SwarmdError
 from swarmd.p2p.blobs import CHUNK_BYTES, BlobStore, chunks
 
 log = logging.getLogger("swarmd.p2p.streams")
@@ -37,7 +38,7 @@ REQUEST_MAX_BYTES = 64 * 1024
 PING_BYTES = 8
 
 
-class FrameError(Exception):
+class FrameError(SwarmdError):
     """A frame was malformed, too large, or cut short."""
 
 
@@ -155,7 +156,7 @@ async def serve_blob(stream: Any, blobs: BlobStore, limit_s: float) -> None:
     await close_quietly(stream)
 
 
-class BlobError(Exception):
+class BlobError(SwarmdError):
     """The peer did not deliver the blob (not offered, too large, cut short, or corrupt)."""
 
 

@@ -108,7 +108,7 @@ class SwarmConfig(Section):
     @field_validator("tasks")
     @classmethod
     def _preset(cls, v: str) -> str:
-        from swarmd.trainer.tasks import PRESETS  # pure module: no torch
+        from swarmd.tasks import PRESETS  # pure module: no torch
 
         if v not in PRESETS:
             raise ValueError(f"unknown task preset (known: {', '.join(sorted(PRESETS))})")

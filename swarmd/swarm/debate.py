@@ -24,14 +24,15 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 from swarmd.swarm.env import StageContext, StageReport
 from swarmd.swarm.sapo import batch_digest
 from swarmd.swarm.selection import pick_winners
-from swarmd.swarm.validate import Limits, Rejection, check_batch, check_items
-from swarmd.swarm.wire import obj_key, ref_to_pb
+from swarmd.swarm.validate import BatchLimits, Rejection, check_batch, check_items
+from swarmd.swarm.wire import ref_to_pb
 
 if TYPE_CHECKING:
     from swarmd.swarm.game import SwarmGame
@@ -113,7 +114,7 @@ class Debate:
     def __init__(self, game: SwarmGame) -> None:
         self.game = game
         self.cfg = game.config.swarm
-        self.limits = Limits(
+        self.limits = BatchLimits(
             environment=self.name,
             stage_count=self.stage_count,
             max_items=self.cfg.questions_per_round,
@@ -136,7 +137,7 @@ class Debate:
 
     def _valid(self, round_: int, stage: int, held: dict[str, gpb.DebateBatch], report: StageReport) -> dict[str, dict]:
         """sender → {ref key → item}, keeping only items about this round's questions."""
-        expected = [obj_key(r) for r in self.refs(round_)]
+        expected = [r.key for r in self.refs(round_)]
         out: dict[str, dict] = {}
         for sender, batch in held.items():
             report.batch_ids.setdefault(f"{sender}/{stage}", batch_digest(batch))
@@ -174,7 +175,7 @@ class Debate:
         train = [ctx.game.train_group_from(prompt, comps, rewards) for prompt, comps, rewards in groups]
         report.local_groups = len(train)
         stats = await ctx.game.daemon.trainer.train(train, round=ctx.state.round)
-        report.train = ctx.game.stats_dict(stats)
+        report.train = asdict(stats)
 
     async def _verified(self, ctx: StageContext, ref, question: str, answers: list[str]) -> list[float]:
         result = (await ctx.game.daemon.trainer.score([ctx.game.score_item(ref, question, answers)]))[0]
@@ -213,7 +214,7 @@ class Debate:
         senders in peer-ID order, their answers, the verified score of each answer)."""
         out = []
         for ref in self.refs(ctx.state.round):
-            key = obj_key(ref)
+            key = ref.key
             senders = sorted(s for s, items in answers.items() if key in items)
             if not senders:
                 continue

@@ -67,15 +67,14 @@ class SwarmGame:
     def __init__(self, daemon) -> None:
         self.daemon = daemon
         self.config = daemon.config
-        self.cfg = daemon.config.swarm
         self.peer_id: str = daemon.identity.peer_id
         self.swarm_id: str = daemon.config.node.swarm_id
         self.state_path = daemon.config.data_dir / "swarm" / "state.json"
-        self.state = lb.load(self.state_path, self.cfg.history_rounds)
-        from swarmd.trainer import tasks  # pure: no torch, no reasoning-gym
+        self.state = lb.load(self.state_path, self.config.swarm.history_rounds)
+        from swarmd import tasks  # pure: no torch, no reasoning-gym
 
         self.tasks = tasks
-        self.task_specs = tasks.preset(self.cfg.tasks)
+        self.task_specs = tasks.preset(self.config.swarm.tasks)
         self.env = make_environment(self)
         self.source = make_source(self)
         from swarmd.swarm.evaluator import Evaluator
@@ -141,10 +140,6 @@ class SwarmGame:
 
         return ScoreItem(ref=ref, question=question, completions=completions)
 
-    def prompt_of(self, result, question: str) -> list[dict]:
-        prompt = getattr(result, "prompt", None)
-        return list(prompt) if prompt else self.tasks.build_prompt(question)
-
     def train_group(self, g: ScoredGroup):
         from swarmd.trainer.protocol import TrainGroup
 
@@ -156,16 +151,6 @@ class SwarmGame:
         from swarmd.trainer.protocol import TrainGroup
 
         return TrainGroup(prompt=prompt, completions=completions, rewards=rewards, source=self.peer_id)
-
-    @staticmethod
-    def stats_dict(stats: Any) -> dict[str, Any]:
-        if stats is None:
-            return {}
-        if hasattr(stats, "__dataclass_fields__"):
-            from dataclasses import asdict
-
-            return asdict(stats)
-        return dict(stats)
 
     def set_phase(self, phase: str, state: RoundState | None = None) -> None:
         self.phase = phase
@@ -193,7 +178,7 @@ class SwarmGame:
     async def start(self) -> None:
         mesh = self.daemon.mesh
         if mesh is not None:
-            mesh.register_kind(self.env.kind, self.env.message_type, self.cfg.max_batch_bytes, self.env.check)
+            mesh.register_kind(self.env.kind, self.env.message_type, self.config.swarm.max_batch_bytes, self.env.check)
             if isinstance(self.source, CoordinatorSource):
                 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 
@@ -247,7 +232,7 @@ class SwarmGame:
     async def _run(self) -> None:
         while True:
             await self.evaluator.between_stages()
-            state = await self.source.wait_after(self.state.last_done, self.cfg.idle_poll_s)
+            state = await self.source.wait_after(self.state.last_done, self.config.swarm.idle_poll_s)
             if state is None:
                 continue
             self.current = state
@@ -278,7 +263,7 @@ class SwarmGame:
             if not getattr(self.daemon.trainer, "ready", False):
                 if self.phase != "waiting_trainer":
                     self.set_phase("waiting_trainer", state)
-                await asyncio.sleep(self.cfg.idle_poll_s)
+                await asyncio.sleep(self.config.swarm.idle_poll_s)
                 continue
             if time.time() >= state.deadline:
                 ROUNDS_SKIPPED.labels("deadline_passed").inc()
@@ -386,7 +371,7 @@ class SwarmGame:
         winners = report.winners if state.is_last_stage else []
         try:
             chain.queue_results(
-                state.round, state.stage, scaled_reward(report.own_reward, self.cfg.reward_scale), winners
+                state.round, state.stage, scaled_reward(report.own_reward, self.config.swarm.reward_scale), winners
             )
             return True
         except Exception as e:  # noqa: BLE001 - a queue problem never stops the game
@@ -447,7 +432,7 @@ class SwarmGame:
                 continue
             winners = h["winners"] if h["stage"] == last_stage else []
             queued += chain.queue_results(
-                h["round"], h["stage"], scaled_reward(h["own_reward"], self.cfg.reward_scale), winners
+                h["round"], h["stage"], scaled_reward(h["own_reward"], self.config.swarm.reward_scale), winners
             )
             h["chain_queued"] = True
         if queued:
@@ -480,7 +465,7 @@ class SwarmGame:
         return {}
 
     def leaderboard(self, query: str = "", limit: int = 0) -> pb.Leaderboard:
-        board = pb.Leaderboard(chain_reward_scale=self.cfg.reward_scale)
+        board = pb.Leaderboard(chain_reward_scale=self.config.swarm.reward_scale)
         for rec in self.state.leaderboard(query, limit):
             entry = board.entries.add(
                 peer_id=rec.peer_id, name=rec.name, rounds=rec.rounds, verified_reward=rec.verified_reward, wins=rec.wins
@@ -492,7 +477,7 @@ class SwarmGame:
 
     def card_facts(self) -> dict[str, Any]:
         """What an exported adapter's model card says about the training (swarmd.trainer.card)."""
-        from swarmd.trainer.tasks import preset
+        from swarmd.tasks import preset
 
         trained = [h["round"] for h in self.state.history if h.get("train")]
         metrics = getattr(self.daemon.trainer, "last_metrics", None) or {}
@@ -503,8 +488,8 @@ class SwarmGame:
             "environment": self.env.name,
             "rounds": self.state.stages_trained,
             "last_round": max(trained) if trained else None,
-            "task_preset": self.cfg.tasks,
-            "tasks": [t.to_json() for t in preset(self.cfg.tasks)],
+            "task_preset": self.config.swarm.tasks,
+            "tasks": [t.to_json() for t in preset(self.config.swarm.tasks)],
             "held_out": self._held_out(metrics),
         }
 

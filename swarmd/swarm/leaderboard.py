@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class PeerRecord:
+class BoardEntry:
     peer_id: str
     name: str = ""
     rounds: int = 0
@@ -30,7 +30,7 @@ class GameState:
     """Everything the game keeps across restarts (the adapter lives in the trainer's checkpoints)."""
 
     last_done: tuple[int, int] | None = None
-    peers: dict[str, PeerRecord] = field(default_factory=dict)
+    peers: dict[str, BoardEntry] = field(default_factory=dict)
     history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
     coordinator_seq: int = 0
     coordinator_key: tuple[int, int] | None = None
@@ -44,7 +44,7 @@ class GameState:
     ) -> None:
         """Add one round's verified scores and this node's winner votes (once per round and peer)."""
         for peer, score in scores.items():
-            rec = self.peers.setdefault(peer, PeerRecord(peer))
+            rec = self.peers.setdefault(peer, BoardEntry(peer))
             if names.get(peer):
                 rec.name = names[peer]
             if rec.last_round >= round_:
@@ -55,7 +55,7 @@ class GameState:
             if peer in winners:
                 rec.wins += 1
 
-    def leaderboard(self, query: str = "", limit: int = 0) -> list[PeerRecord]:
+    def leaderboard(self, query: str = "", limit: int = 0) -> list[BoardEntry]:
         q = query.lower()
         rows = [r for r in self.peers.values() if not q or q in r.peer_id.lower() or q in r.name.lower()]
         rows.sort(key=lambda r: (-r.verified_reward, -r.wins, r.peer_id))
@@ -91,7 +91,7 @@ def load(path: Path, history: int) -> GameState:
     try:
         data = json.loads(path.read_text())
         state.last_done = tuple(data["last_done"]) if data.get("last_done") else None
-        state.peers = {p["peer_id"]: PeerRecord(**p) for p in data.get("peers", [])}
+        state.peers = {p["peer_id"]: BoardEntry(**p) for p in data.get("peers", [])}
         state.history.extend(data.get("history", []))
         state.coordinator_seq = int(data.get("coordinator_seq", 0))
         key = data.get("coordinator_key")

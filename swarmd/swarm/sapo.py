@@ -20,13 +20,15 @@ import hashlib
 import logging
 import math
 import random
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from swarmd._pb.swarm.v1 import game_pb2 as gpb
 from swarmd.swarm.env import StageContext, StageReport
 from swarmd.swarm.selection import ScoredGroup, peer_scores, pick_winners, sample_external
-from swarmd.swarm.validate import Limits, Rejection, check_batch, check_items
-from swarmd.swarm.wire import config_from_json, obj_key, ref_to_pb
+from swarmd.swarm.validate import BatchLimits, Rejection, check_batch, check_items
+from swarmd.swarm.wire import config_from_json, ref_to_pb
+from swarmd.tasks import build_prompt
 
 if TYPE_CHECKING:
     from swarmd.swarm.game import SwarmGame
@@ -48,7 +50,7 @@ class Sapo:
         self.game = game
         cfg = game.config.swarm
         self.cfg = cfg
-        self.limits = Limits(
+        self.limits = BatchLimits(
             environment=self.name,
             stage_count=self.stage_count,
             max_items=cfg.questions_per_round,
@@ -143,7 +145,7 @@ class Sapo:
 
         ctx.phase("training")
         stats = await trainer.train([game.train_group(g) for g in own + chosen], round=state.round)
-        report.train = stats if isinstance(stats, dict) else game.stats_dict(stats)
+        report.train = asdict(stats)
         return report
 
     async def _verify(
@@ -158,7 +160,7 @@ class Sapo:
             if reason is not None:
                 report.rejections.append(Rejection(sender, reason))
                 continue
-            expected = [obj_key(r) for r in self.expected_refs(sender, round_)]
+            expected = [r.key for r in self.expected_refs(sender, round_)]
             kept, rejected = check_items(sender, round_, batch, expected)
             report.rejections += rejected
             # Sender log-probs mean something here only when the sender runs our model.
@@ -188,7 +190,7 @@ class Sapo:
                 continue
             scored.append(
                 ScoredGroup(
-                    sender, round_, version, game.prompt_of(result, item.question), item.question,
+                    sender, round_, version, build_prompt(item.question), item.question,
                     list(item.completions), list(result.rewards),
                     tuple(item.completion_logprobs)
                     if same_model and len(item.completion_logprobs) == len(item.completions)

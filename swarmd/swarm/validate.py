@@ -19,7 +19,7 @@ from swarmd.swarm.wire import pb_key
 
 
 @dataclass(frozen=True)
-class Limits:
+class BatchLimits:
     environment: str
     stage_count: int
     max_items: int  # I
@@ -27,7 +27,7 @@ class Limits:
     max_completion_chars: int
 
 
-def check_batch(batch: gpb.RolloutBatch | gpb.DebateBatch, limits: Limits) -> str | None:
+def check_batch(batch: gpb.RolloutBatch | gpb.DebateBatch, limits: BatchLimits) -> str | None:
     """A rejection reason for a structurally bad batch, or None."""
     environment = getattr(batch, "environment", limits.environment)
     if environment != limits.environment:

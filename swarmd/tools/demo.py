@@ -37,7 +37,7 @@ import grpc
 from swarmd import identity, tables
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PREVIOUS = ".previous"  # DIR.previous/<UTC time>/ holds earlier runs
@@ -207,7 +207,7 @@ class Progress:
     slow first run never looks hung.
     """
 
-    def __init__(self, trainers: list[Daemon], labels: dict[str, str], boot: Daemon, nodes: int) -> None:
+    def __init__(self, trainers: list[DaemonProcess], labels: dict[str, str], boot: DaemonProcess, nodes: int) -> None:
         self.trainers, self.labels, self.boot, self.nodes = trainers, labels, boot, nodes
         self.t0 = time.monotonic()
         self.last_states: list[str] = []
@@ -215,7 +215,7 @@ class Progress:
         self.first: dict[str, tuple[float, int] | None] = {}
         self.since: dict[str, tuple[str, float]] = {}  # node -> (what it does, since when)
 
-    def _node(self, d: Daemon, now: float) -> tuple[str, str]:
+    def _node(self, d: DaemonProcess, now: float) -> tuple[str, str]:
         """(what it does, ETA text)."""
         try:
             st = d.status(timeout=2.0)
@@ -259,7 +259,7 @@ class Progress:
             self.last_states, self.last_at = states, now
 
 
-def _follow(daemon: Daemon, peer: str, printer: RoundPrinter, stop: threading.Event) -> None:
+def _follow(daemon: DaemonProcess, peer: str, printer: RoundPrinter, stop: threading.Event) -> None:
     while not stop.is_set() and daemon.alive:
         try:
             with daemon.channel() as ch:
@@ -275,7 +275,7 @@ def _follow(daemon: Daemon, peer: str, printer: RoundPrinter, stop: threading.Ev
                 return
 
 
-def _final_board(trainers: list[Daemon]) -> None:
+def _final_board(trainers: list[DaemonProcess]) -> None:
     alive = [d for d in trainers if d.alive]
     if not alive:
         print("\nNo trainer is left to print the final leaderboard.", flush=True)
@@ -329,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"==> this run: {shown_path(work)}; each node logs to {shown_path(work)}/<node>/swarmd.log", flush=True)
 
     anvil = Anvil(log_file=work / "anvil.log")
-    daemons: list[Daemon] = []
-    trainers: list[Daemon] = []
+    daemons: list[DaemonProcess] = []
+    trainers: list[DaemonProcess] = []
     exit_code = 0
     try:
         ports, port_notes = _dashboard_ports(args)
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         boot_cfg["swarm"]["start_min_peers"] = args.nodes
         boot_cfg["node"]["mode"] = "bootnode"
         boot_cfg["p2p"] = {"listen": [f"/ip4/127.0.0.1/tcp/{any_free_port()}"]}
-        boot = Daemon(boot_dir, boot_cfg, name="bootnode").start(timeout=60)
+        boot = DaemonProcess(boot_dir, boot_cfg, name="bootnode").start(timeout=60)
         daemons.append(boot)
         wait_until(lambda: boot.status().mesh.listen_addrs, 60, what="bootnode listening")
         boot_addr = next(a for a in boot.status().mesh.listen_addrs if "/p2p/" in a)
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": 1 if not demo_model else 0,
                 "sampling": {"max_new_tokens": 48 if demo_model else 32, "temperature": 1.0},
             }
-            d = Daemon(d_dir, cfg, name=f"node{i}").start(timeout=120)
+            d = DaemonProcess(d_dir, cfg, name=f"node{i}").start(timeout=120)
             daemons.append(d)
             trainers.append(d)
 

@@ -49,7 +49,7 @@ from typing import Any
 
 from swarmd import identity
 from swarmd.tools import expreport
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -184,12 +184,12 @@ def node_config(args, config: Config, seed: int, i: int, boot_addr: str, coordin
     }
 
 
-def _state(d: Daemon) -> dict:
+def _state(d: DaemonProcess) -> dict:
     path = d.data_dir / "swarm" / "state.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _finished(d: Daemon, rounds: int, eval_every: int) -> tuple[int, bool]:
+def _finished(d: DaemonProcess, rounds: int, eval_every: int) -> tuple[int, bool]:
     """(rounds trained, final evaluation made) of a node."""
     played = d.status().round.rounds_completed
     if eval_every <= 0:
@@ -204,13 +204,13 @@ def run_one(args, config: Config, seed: int, run_dir: Path, progress: dict[str, 
         shutil.rmtree(run_dir)  # an unfinished run starts over
     run_dir.mkdir(parents=True)
     key = f"{config.name} s{seed}"
-    daemons: list[Daemon] = []
-    nodes: list[Daemon] = []
+    daemons: list[DaemonProcess] = []
+    nodes: list[DaemonProcess] = []
     t0 = time.time()
     try:
         boot_dir = run_dir / "coordinator"
         boot_peer = identity.load_or_create(boot_dir / "identity.key")[0].peer_id
-        boot = Daemon(boot_dir, name=f"{key} coordinator")
+        boot = DaemonProcess(boot_dir, name=f"{key} coordinator")
         boot.config_tree = {
             "node": {"mode": "bootnode", "swarm_id": f"exp-{args.setting}"},
             "log": {"level": "info"},
@@ -228,7 +228,7 @@ def run_one(args, config: Config, seed: int, run_dir: Path, progress: dict[str, 
         addr = wait_until(lambda: next((a for a in boot.status().mesh.listen_addrs if "/p2p/" in a), None), 60,
                           what="coordinator listening")
         for i in range(args.nodes):
-            d = Daemon(run_dir / f"node{i}", node_config(args, config, seed, i, addr, boot_peer), name=f"{key} node{i}")
+            d = DaemonProcess(run_dir / f"node{i}", node_config(args, config, seed, i, addr, boot_peer), name=f"{key} node{i}")
             d.start(timeout=180)
             daemons.append(d)
             nodes.append(d)

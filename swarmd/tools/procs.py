@@ -49,7 +49,7 @@ def write_config(path: Path, tree: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
-class Daemon:
+class DaemonProcess:
     """One swarmd process with its own data directory."""
 
     def __init__(self, data_dir: Path, config: dict[str, dict[str, Any]] | None = None,
@@ -72,7 +72,7 @@ class Daemon:
     def config_path(self) -> Path:
         return self.data_dir / "config.toml"
 
-    def start(self, wait: bool = True, timeout: float = 60.0, extra_args: list[str] | None = None) -> Daemon:
+    def start(self, wait: bool = True, timeout: float = 60.0, extra_args: list[str] | None = None) -> DaemonProcess:
         # web port 0: any free port, so daemons side by side never fight over 8080
         tree = {"node": {"data_dir": str(self.data_dir)}, "log": {"level": "debug"}, "web": {"port": 0}}
         for section, values in self.config_tree.items():

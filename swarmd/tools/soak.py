@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from swarmd import identity
-from swarmd.tools.procs import Daemon, wait_until
+from swarmd.tools.procs import DaemonProcess, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def _sample(pid: int) -> tuple[int, int]:
         return 0, 0
 
 
-def _rounds(d: Daemon) -> int:
+def _rounds(d: DaemonProcess) -> int:
     return d.status().round.rounds_completed
 
 
@@ -74,15 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     coordinator = identity.load_or_create(args.out / "n0" / "identity.key")[0].peer_id
-    nodes: list[Daemon] = []
+    nodes: list[DaemonProcess] = []
     samples: list[dict] = []
     t0 = time.monotonic()
     try:
-        n0 = Daemon(args.out / "n0", _config(0, coordinator, [], args.cache), name="n0").start(timeout=120)
+        n0 = DaemonProcess(args.out / "n0", _config(0, coordinator, [], args.cache), name="n0").start(timeout=120)
         nodes.append(n0)
         boot = wait_until(lambda: [a for a in n0.status().mesh.listen_addrs if "/p2p/" in a], 60, what="listening")[:1]
         for i in (1, 2):
-            nodes.append(Daemon(args.out / f"n{i}", _config(i, coordinator, boot, args.cache), name=f"n{i}").start(timeout=120))
+            nodes.append(DaemonProcess(args.out / f"n{i}", _config(i, coordinator, boot, args.cache), name=f"n{i}").start(timeout=120))
         print(f"==> 3 daemons up; sampling every {args.interval:g}s until {args.rounds} rounds", flush=True)
         last_print = 0.0
         while True:

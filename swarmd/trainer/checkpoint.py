@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swarmd.errors import SwarmdError
 from swarmd.paths import FILE_MODE, make_dir
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ _NAME = re.compile(r"ckpt-(\d{8,})")
 _FILE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
-class CheckpointError(Exception):
+class CheckpointError(SwarmdError):
     """A checkpoint that cannot be used; the message says why."""
 
 

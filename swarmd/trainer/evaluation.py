@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from swarmd.trainer import tasks
+from swarmd import tasks
 
 MAX_QUESTIONS = 4096
 # A greedy answer "solves" a question when the verifier gives it full marks.

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from swarmd.trainer import sampling, tasks
+from swarmd import tasks
+from swarmd.trainer import sampling, verifier
 
 
 def evaluate(policy, refs: list[tasks.TaskRef], max_new_tokens: int, batch: int) -> dict[str, Any]:
@@ -29,8 +30,8 @@ def evaluate(policy, refs: list[tasks.TaskRef], max_new_tokens: int, batch: int)
     entries = []
     for ref in refs:
         try:
-            question, entry = tasks.materialize(ref)
-        except tasks.TaskError as e:
+            question, entry = verifier.materialize(ref)
+        except verifier.TaskError as e:
             raise BadInput(f"held-out reference {ref.dataset}[{ref.index}]: {e}") from None
         entries.append((ref, entry, policy.prompt_ids(tasks.build_prompt(question))))
     t0 = time.perf_counter()
@@ -53,6 +54,6 @@ def evaluate(policy, refs: list[tasks.TaskRef], max_new_tokens: int, batch: int)
                         row = row[:k]
                         break
                 completions.append(policy.decode(row))
-    rewards = [tasks.score(ref, entry, text) for (ref, entry, _), text in zip(entries, completions, strict=True)]
+    rewards = [verifier.score(ref, entry, text) for (ref, entry, _), text in zip(entries, completions, strict=True)]
     return {"datasets": [r.dataset for r, _, _ in entries], "rewards": rewards, "completions": completions,
             "seconds": time.perf_counter() - t0}

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from swarmd.errors import SwarmdError
+
 log = logging.getLogger(__name__)
 
 SMOLLM2 = "smollm2-135m"
@@ -105,7 +107,7 @@ def gpu_memory_gib() -> float | None:
 # -- resolving names to loadable sources ---------------------------------------------
 
 
-class ModelError(Exception):
+class ModelError(SwarmdError):
     """The configured model cannot be found or loaded; the message says what to change."""
 
 

@@ -32,7 +32,9 @@ from typing import Any
 
 import torch
 
-from swarmd.trainer import checkpoint, grpo, models, offpolicy, sampling, state, tasks
+from swarmd import tasks
+from swarmd.errors import SwarmdError
+from swarmd.trainer import checkpoint, grpo, models, offpolicy, sampling, state, verifier
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.decisions import activation_bytes_per_token, auto_micro_batch, plan_chunks
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
@@ -44,7 +46,7 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 RNG_FILE = "rng.safetensors"
 
 
-class OutOfMemory(Exception):
+class DeviceOutOfMemory(SwarmdError):
     """An allocation failed; ``batch`` is how many sequences were being processed."""
 
     def __init__(self, batch: int, detail: str) -> None:
@@ -52,7 +54,7 @@ class OutOfMemory(Exception):
         self.batch = batch
 
 
-class BadInput(ValueError):
+class BadInput(SwarmdError, ValueError):
     """The request's arguments are unusable (a bad task reference, an empty prompt list)."""
 
 
@@ -73,7 +75,7 @@ def oom_as(batch: int) -> Iterator[None]:
         yield
     except BaseException as e:
         if is_oom(e):
-            raise OutOfMemory(batch, str(e)) from None
+            raise DeviceOutOfMemory(batch, str(e)) from None
         raise
 
 
@@ -303,8 +305,8 @@ class Policy:
         entries = []
         for ref in refs:
             try:
-                question, entry = tasks.materialize(ref)
-            except tasks.TaskError as e:
+                question, entry = verifier.materialize(ref)
+            except verifier.TaskError as e:
                 raise BadInput(f"task reference {ref.dataset}[{ref.index}]: {e}") from None
             entries.append((ref, question, entry, tasks.build_prompt(question)))
         t0 = time.perf_counter()
@@ -316,7 +318,7 @@ class Policy:
             texts = [self.decode(t) for t in toks]
             self._remember(texts, toks)
             lps = samples.logprobs[i * group_size : (i + 1) * group_size]
-            groups.append(Group(ref, prompt, question, texts, [tasks.score(ref, entry, c) for c in texts],
+            groups.append(Group(ref, prompt, question, texts, [verifier.score(ref, entry, c) for c in texts],
                                 [len(t) for t in toks], [sum(lp) / len(lp) if len(lp) else 0.0 for lp in lps],
                                 [list(t) for t in toks]))
         n_tokens = sum(len(t) for t in samples.tokens)
@@ -337,14 +339,14 @@ class Policy:
         results = []
         for item in items:
             try:
-                question, entry = tasks.materialize(item.ref)
-            except tasks.TaskError as e:
+                question, entry = verifier.materialize(item.ref)
+            except verifier.TaskError as e:
                 results.append(ScoreResult(error=str(e)))
                 continue
             if question != item.question:
                 results.append(ScoreResult(error="question_mismatch"))
                 continue
-            results.append(ScoreResult([tasks.score(item.ref, entry, c) for c in item.completions]))
+            results.append(ScoreResult([verifier.score(item.ref, entry, c) for c in item.completions]))
         return results
 
     # -- training ------------------------------------------------------------------
@@ -485,7 +487,7 @@ class Policy:
                         loss, part = grpo.grpo_loss(logp, old_logp, adv, b.completion_mask,
                                                     n_tokens, g.clip_low, g.clip_high, g.kl_beta, ref)
                         loss.backward()
-                except OutOfMemory:
+                except DeviceOutOfMemory:
                     self.optimizer.zero_grad(set_to_none=True)
                     raise
                 loss_total += float(loss.detach())

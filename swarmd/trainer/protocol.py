@@ -25,7 +25,8 @@ import struct
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, BinaryIO
 
-from swarmd.trainer.tasks import TaskRef
+from swarmd.errors import SwarmdError
+from swarmd.tasks import TaskRef
 
 HEADER = struct.Struct(">II")
 MAX_HEADER = 64 * 1024 * 1024
@@ -39,7 +40,7 @@ ERR_NOT_READY = "not_ready"
 ERR_INTERNAL = "internal"
 
 
-class ProtocolError(Exception):
+class ProtocolError(SwarmdError):
     """A malformed frame or record."""
 
 

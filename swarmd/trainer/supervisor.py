@@ -38,6 +38,7 @@ from typing import Any
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.paths import make_dir
+from swarmd.tasks import TaskRef
 from swarmd.trainer import metrics, protocol
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.decisions import Limits, restart_delay, shrink_after_oom
@@ -50,7 +51,6 @@ from swarmd.trainer.errors import (
     WorkerFailed,
 )
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
-from swarmd.trainer.tasks import TaskRef
 
 log = logging.getLogger(__name__)
 worker_log = logging.getLogger("swarmd.trainer.worker")

@@ -42,12 +42,13 @@ QWEN_PATTERN = (
 
 def _corpus(seed: int) -> list[str]:
     """Text the tokenizer learns from: prompts and answer-formatted replies of the task presets."""
-    from swarmd.trainer import tasks
+    from swarmd import tasks
+    from swarmd.trainer import verifier
 
     specs = list(tasks.SAPO_TASKS) + list(tasks.EASY_TASKS)
     texts = [tasks.SYSTEM_PROMPT]
     for ref in tasks.draw_refs(specs, seed, 400):
-        question, entry = tasks.materialize(ref)
+        question, entry = verifier.materialize(ref)
         answer = entry.get("answer") or ""
         texts.append(question)
         texts.append(f"Let me think step by step. <answer>{answer}</answer>")

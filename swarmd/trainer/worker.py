@@ -32,9 +32,9 @@ import warnings
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from swarmd.tasks import TaskRef
 from swarmd.trainer import protocol
 from swarmd.trainer.protocol import ScoreItem, TrainGroup
-from swarmd.trainer.tasks import TaskRef
 
 log = logging.getLogger("swarmd.trainer.worker")
 
@@ -148,7 +148,7 @@ class Worker:
 
     def handle(self, header: dict[str, Any]) -> bool:
         """Answer one request; False when the worker should exit."""
-        from swarmd.trainer.policy import BadInput, OutOfMemory
+        from swarmd.trainer.policy import BadInput, DeviceOutOfMemory
 
         rid = header.get("id")
         op = header.get("op")
@@ -164,7 +164,7 @@ class Worker:
         error: dict[str, Any] | None = None
         try:
             result, blob = method(header.get("args") or {}, header.get("limits") or {})
-        except OutOfMemory as e:
+        except DeviceOutOfMemory as e:
             error = {"kind": protocol.ERR_OOM, "message": str(e), "batch": e.batch}
         except (BadInput, protocol.ProtocolError, KeyError, TypeError, ValueError) as e:
             message = str(e) if isinstance(e, BadInput | protocol.ProtocolError) else f"{type(e).__name__}: {e}"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from google.protobuf import json_format
 
-from swarmd.errors import ControlError
+from swarmd.errors import ControlError, SwarmdError
 from swarmd.web import health, sse
 from swarmd.web.metrics import SSE_CLIENTS
 
@@ -38,7 +38,7 @@ MAX_LIMIT = 1000
 MAX_QUERY_CHARS = 200
 
 
-class Unavailable(Exception):
+class Unavailable(SwarmdError):
     """A data source is absent or failed; becomes 503 with this message."""
 
 

@@ -21,7 +21,7 @@ from swarmd.chain import artifact, localnet
 from swarmd.chain.client import registration_message
 from swarmd.chain.queue import Submission, SubmissionQueue
 from swarmd.identity import load_or_create
-from tests.support.daemons import SWARMD, Daemon, write_config
+from tests.support.daemons import SWARMD, DaemonProcess, write_config
 from tests.support.poll import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.chain]
@@ -80,7 +80,7 @@ def _register(chain_node: localnet.Anvil, dep: localnet.Deployment, data: Path, 
     return ident.peer_id
 
 
-def _chain(d: Daemon) -> dict[str, Any]:
+def _chain(d: DaemonProcess) -> dict[str, Any]:
     return d.ctl_json("status")["chain"]
 
 

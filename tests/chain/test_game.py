@@ -18,19 +18,19 @@ from web3 import HTTPProvider, Web3
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.chain import artifact, localnet
 from swarmd.swarm.selection import scaled_reward
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 from tests.swarm.conftest import Swarm
 
 pytestmark = [pytest.mark.process, pytest.mark.chain, pytest.mark.slow]
 
 
-def played(d: Daemon) -> list[dict]:
+def played(d: DaemonProcess) -> list[dict]:
     path = d.data_dir / "swarm" / "state.json"
     return [h for h in json.loads(path.read_text())["history"] if h.get("own_reward") is not None] if path.exists() else []
 
 
-def pending(d: Daemon) -> int:
+def pending(d: DaemonProcess) -> int:
     return d.status().chain.pending_submissions
 
 

@@ -19,18 +19,18 @@ import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.faults, pytest.mark.slow]
 
 
-def played(d: Daemon) -> list[dict]:
+def played(d: DaemonProcess) -> list[dict]:
     path = d.data_dir / "swarm" / "state.json"
     return [h for h in json.loads(path.read_text())["history"] if h.get("train")] if path.exists() else []
 
 
-def checkpoints(d: Daemon, root: Path | None = None) -> list[Path]:
+def checkpoints(d: DaemonProcess, root: Path | None = None) -> list[Path]:
     base = root or d.data_dir / "checkpoints"
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.daemons import SWARMD, Daemon, wait_until
+from tests.support.daemons import SWARMD, DaemonProcess, wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def test_export_is_a_portable_peft_directory(short_tmp: Path) -> None:
         "swarm": {"round_source": "clock", "tasks": "dense", "questions_per_round": 2, "group_size": 2,
                   "external_groups": 0},
     }
-    d = Daemon(short_tmp / "n", config, name="n", command=umask_077).start(timeout=120)
+    d = DaemonProcess(short_tmp / "n", config, name="n", command=umask_077).start(timeout=120)
     try:
         wait_until(lambda: d.status().round.rounds_completed >= 1, 300, interval=0.5, what="one round trained")
         out = short_tmp / "adapter"

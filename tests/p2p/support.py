@@ -17,10 +17,10 @@ from swarmd.p2p.cluster import (  # noqa: F401 - re-exported for the tests
     meshed,
     start_all,
 )
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 
 
-def stop_all(nodes: list[Daemon]) -> None:
+def stop_all(nodes: list[DaemonProcess]) -> None:
     """SIGTERM every node at once and wait: each stop announces leaving and waits a moment."""
     for d in nodes:
         if d.alive:
@@ -33,7 +33,7 @@ def stop_all(nodes: list[Daemon]) -> None:
 class PeerEventWatch:
     """Follows one daemon's peer events (from the moment it returns) for one peer and change."""
 
-    def __init__(self, d: Daemon, peer_id: str, change: str, timeout: float = 120.0) -> None:
+    def __init__(self, d: DaemonProcess, peer_id: str, change: str, timeout: float = 120.0) -> None:
         self.found: pb.Event | None = None
         self._done = threading.Event()
         self._ch = grpc.insecure_channel(f"unix:{d.socket}")

@@ -11,7 +11,7 @@ import pytest
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd._pb.swarm.v1 import control_pb2_grpc as pb_grpc
 from tests.p2p.support import make_identity, mesh_config, start_all, stop_all
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 
 pytestmark = pytest.mark.process
@@ -23,7 +23,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def peers_json(d: Daemon, *args: str) -> dict[str, dict]:
+def peers_json(d: DaemonProcess, *args: str) -> dict[str, dict]:
     return {p["peer_id"]: p for p in d.ctl_json("peers", *args)["peers"]}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from swarmd import identity
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +58,7 @@ class Swarm:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.nodes: dict[str, Daemon] = {}
+        self.nodes: dict[str, DaemonProcess] = {}
         self.peer_ids: dict[str, str] = {}
 
     def identity(self, name: str) -> str:
@@ -67,14 +67,14 @@ class Swarm:
         return self.peer_ids[name]
 
     def add(self, name: str, i: int, coordinators: list[str], bootnodes: list[str] | None = None,
-            start: bool = True, sections: dict | None = None, **swarm) -> Daemon:
+            start: bool = True, sections: dict | None = None, **swarm) -> DaemonProcess:
         """Start node ``name``; ``sections`` overrides whole config sections (e.g. web)."""
         self.identity(name)
         if bootnodes is None:
             bootnodes = self.addrs_of("n0") if name != "n0" and "n0" in self.nodes else []
         config = node_config(i, coordinators, bootnodes, **swarm)
         config.update(sections or {})
-        d = Daemon(self.root / name, config, name=name)
+        d = DaemonProcess(self.root / name, config, name=name)
         self.nodes[name] = d
         if start:
             d.start(timeout=120)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 from tests.swarm.conftest import REPO, node_config
 
@@ -22,7 +22,7 @@ def test_hostile_peer_gains_nothing(swarm) -> None:
     swarm.add("n0", 0, [lead], start_min_peers=3, sections=web, **fast)
     swarm.add("n1", 1, [lead], sections=web, **fast)
     bad_id = swarm.identity("bad")
-    bad = Daemon(
+    bad = DaemonProcess(
         swarm.root / "bad",
         node_config(7, [lead], swarm.addrs_of("n0"), max_batch_bytes=1_000_000, **fast),
         name="bad",
@@ -34,7 +34,7 @@ def test_hostile_peer_gains_nothing(swarm) -> None:
     swarm.wait_connected(["n0", "n1", "bad"])
     honest = [swarm.nodes["n0"], swarm.nodes["n1"]]
 
-    def reports(d: Daemon) -> list[dict]:
+    def reports(d: DaemonProcess) -> list[dict]:
         path = d.data_dir / "swarm" / "state.json"
         return [h for h in json.loads(path.read_text())["history"] if h.get("train")] if path.exists() else []
 
@@ -63,7 +63,7 @@ def test_hostile_peer_gains_nothing(swarm) -> None:
     assert sum(peers[bad_id].rejected.values()) >= 1, peers[bad_id]
 
 
-def _rejections(d: Daemon) -> dict[str, float]:
+def _rejections(d: DaemonProcess) -> dict[str, float]:
     """The game's rejection counters, from the node's /metrics."""
     import urllib.request
 

@@ -25,8 +25,9 @@ from swarmd.swarm.selection import (
     sample_external,
     scaled_reward,
 )
-from swarmd.swarm.validate import Limits, check_batch, check_items
-from swarmd.swarm.wire import canonical_json, pb_key
+from swarmd.swarm.validate import BatchLimits, check_batch, check_items
+from swarmd.swarm.wire import pb_key
+from swarmd.tasks import canonical_json
 
 
 def test_next_key_and_order() -> None:
@@ -85,7 +86,7 @@ def _batch(**kw) -> gpb.RolloutBatch:
     return b
 
 
-LIMITS = Limits("sapo", 1, max_items=4, max_completions=4, max_completion_chars=16)
+LIMITS = BatchLimits("sapo", 1, max_items=4, max_completions=4, max_completion_chars=16)
 
 
 def test_check_batch_reasons() -> None:

@@ -14,18 +14,18 @@ import signal
 import pytest
 
 from swarmd._pb.swarm.v1 import control_pb2 as pb
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 
 
-def history(d: Daemon) -> list[dict]:
+def history(d: DaemonProcess) -> list[dict]:
     path = d.data_dir / "swarm" / "state.json"
     return json.loads(path.read_text())["history"] if path.exists() else []
 
 
-def played(d: Daemon) -> list[dict]:
+def played(d: DaemonProcess) -> list[dict]:
     """Round reports of stages this node trained on."""
     return [h for h in history(d) if h.get("train")]
 
@@ -147,7 +147,7 @@ def test_debate_two_full_rounds(swarm) -> None:
     swarm.wait_connected(names)
     nodes = [swarm.nodes[n] for n in names]
 
-    def full_rounds(d: Daemon) -> list[int]:
+    def full_rounds(d: DaemonProcess) -> list[int]:
         stages: dict[int, set[int]] = {}
         for h in history(d):
             if h.get("train") is not None and h.get("own_reward") is not None:

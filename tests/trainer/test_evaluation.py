@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from swarmd import tasks
 from swarmd.swarm.leaderboard import GameState
 from swarmd.swarm.rounds import RoundState
-from swarmd.trainer import evaluation, tasks
+from swarmd.trainer import evaluation, verifier
 
 # -- the held-out set ------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def test_heldout_entries_are_disjoint_from_every_training_entry() -> None:
 
 def test_heldout_questions_never_appear_among_training_questions() -> None:
     specs = tasks.preset("sparse")
-    held = {tasks.materialize(r)[0] for r in evaluation.heldout_refs(specs, "s", 16)}
+    held = {verifier.materialize(r)[0] for r in evaluation.heldout_refs(specs, "s", 16)}
     assert len(held) == 16
     # The synthetic task's question is a function of seed + index: compare actual texts too.
     for round_ in range(50):
@@ -210,7 +211,7 @@ def test_greedy_evaluation_is_deterministic_for_a_fixed_adapter(model_cache) -> 
     assert first["datasets"] == ["swarmd_letters"] * 6 and len(first["rewards"]) == 6
 
     # Greedy: the first answer token is the arg-max of the adapted model's next-token logits.
-    prompt = policy.prompt_ids(tasks.build_prompt(tasks.materialize(refs[0])[0]))
+    prompt = policy.prompt_ids(tasks.build_prompt(verifier.materialize(refs[0])[0]))
     with torch.no_grad():
         logits = policy.model(input_ids=torch.tensor([prompt])).logits[0, -1]
     ids = policy.tokenizer.encode(first["completions"][0], add_special_tokens=False)

@@ -6,7 +6,8 @@ import filecmp
 
 import pytest
 
-from swarmd.trainer import models, tasks, tiny
+from swarmd import tasks
+from swarmd.trainer import models, tiny
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.policy import Policy
 

@@ -30,7 +30,7 @@ def test_weights_are_length_normalized_ratios_truncated_at_the_cap() -> None:
 
 
 def test_sender_logprobs_match_what_the_same_policy_computes_in_training(model_cache) -> None:
-    from swarmd.trainer import tasks
+    from swarmd import tasks
     from tests.trainer.test_policy import make_policy
 
     policy = make_policy(model_cache, grpo={"learning_rate": 1e-3, "external_is_cap": 2.0},
@@ -53,7 +53,7 @@ def test_sender_logprobs_match_what_the_same_policy_computes_in_training(model_c
 
 
 def test_a_peers_sampled_token_ids_are_trained_on_when_they_decode_to_its_text(model_cache) -> None:
-    from swarmd.trainer import tasks
+    from swarmd import tasks
     from tests.trainer.test_policy import make_policy
 
     policy = make_policy(model_cache, grpo={"learning_rate": 1e-3}, sampling={"max_new_tokens": 16})

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from swarmd.trainer import sampling, tasks
+from swarmd import tasks
+from swarmd.trainer import sampling, verifier
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.decisions import plan_chunks
 from swarmd.trainer.policy import ADAPTER_FILE, BadInput, Policy
@@ -25,7 +26,7 @@ def make_policy(model_cache: Path, **overrides) -> Policy:
 
 
 def prompts(n: int, seed: int = 1) -> list[list[dict[str, str]]]:
-    return [tasks.build_prompt(tasks.materialize(r)[0]) for r in tasks.draw_refs(tasks.EASY_TASKS, seed, n)]
+    return [tasks.build_prompt(verifier.materialize(r)[0]) for r in tasks.draw_refs(tasks.EASY_TASKS, seed, n)]
 
 
 def perturb_adapter(policy: Policy, seed: int = 0) -> None:
@@ -128,7 +129,7 @@ def test_rollouts_are_scored_by_the_verifier(model_cache) -> None:
         assert len(g.completions) == len(g.rewards) == len(g.completion_tokens) == 4
         assert g.prompt == tasks.build_prompt(g.question)
         assert all(0.0 <= r <= 1.0 for r in g.rewards)
-        _, entry = tasks.materialize(g.ref)
+        _, entry = verifier.materialize(g.ref)
         right = policy.score([ScoreItem(g.ref, g.question, [f"<answer>{entry['answer']}</answer>"])])
         assert right[0].rewards == [1.0] and right[0].error == ""
     with pytest.raises(BadInput, match="unknown dataset"):
@@ -137,7 +138,7 @@ def test_rollouts_are_scored_by_the_verifier(model_cache) -> None:
 
 def test_score_errors_never_raise(model_cache) -> None:
     ref = tasks.draw_refs(tasks.EASY_TASKS, 4, 1)[0]
-    question, _ = tasks.materialize(ref)
+    question, _ = verifier.materialize(ref)
     results = Policy.score([
         ScoreItem(ref, question + " (edited)", ["x"]),
         ScoreItem(tasks.TaskRef("basic_arithmetic", {"bogus": 1}, 1, 1), "q", ["x"]),
@@ -268,6 +269,7 @@ def digit_share(text: str) -> float:
     return sum(c.isdigit() for c in chars) / max(len(chars), 1)
 
 
+@pytest.mark.slow  # about 30 s of training on an idle core
 def test_reward_rises_with_grpo_on_a_dense_reward(model_cache) -> None:
     # The random tiny model writes about 1% digits; GRPO with this reward should push that up
     # by an order of magnitude within thirty steps.

@@ -8,10 +8,10 @@ import struct
 
 import pytest
 
+from swarmd.tasks import TaskRef
 from swarmd.trainer import models, protocol
 from swarmd.trainer.decisions import Limits, restart_delay, shrink_after_oom
 from swarmd.trainer.protocol import Group, ScoreItem, ScoreResult, TrainGroup, TrainStats
-from swarmd.trainer.tasks import TaskRef
 
 REF = TaskRef("basic_arithmetic", {"max_digits": 1}, 5, 2)
 PROMPT = [{"role": "system", "content": "s"}, {"role": "user", "content": "1+1?"}]

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from swarmd import tasks
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from swarmd.events import EventBus
-from swarmd.trainer import tasks
+from swarmd.trainer import verifier
 from swarmd.trainer.config import TrainerConfig
 from swarmd.trainer.errors import InvalidRequest, TrainerNotReady, WorkerDied
 from swarmd.trainer.policy import ADAPTER_FILE
@@ -44,7 +45,7 @@ def long_groups(n_groups: int, n: int, words: int) -> list[TrainGroup]:
     refs = tasks.draw_refs(tasks.EASY_TASKS, 99, n_groups)
     out = []
     for g, ref in enumerate(refs):
-        prompt = tasks.build_prompt(tasks.materialize(ref)[0])
+        prompt = tasks.build_prompt(verifier.materialize(ref)[0])
         completions = [" ".join(f"w{(g * 31 + i * 7 + k) % 97}" for k in range(words)) for i in range(n)]
         out.append(TrainGroup(prompt, completions, [float(i % 2) for i in range(n)]))
     return out

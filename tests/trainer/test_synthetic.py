@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from swarmd.trainer import tasks
+from swarmd import tasks
+from swarmd.trainer import verifier
 from swarmd.trainer.synthetic import letters_reward
 
 
@@ -16,14 +17,14 @@ def test_letters_reward_is_dense_and_ordered() -> None:
 def test_dense_preset_through_the_task_path() -> None:
     refs = tasks.draw_refs(tasks.preset("dense"), 11, 4)
     assert all(r.dataset == "swarmd_letters" for r in refs)
-    question, entry = tasks.materialize(refs[0])
-    assert question == tasks.materialize(refs[0])[0]  # regenerable
+    question, entry = verifier.materialize(refs[0])
+    assert question == verifier.materialize(refs[0])[0]  # regenerable
     target = entry["answer"]
-    assert tasks.score(refs[0], entry, f"<answer>{target}</answer>") == 1.0
+    assert verifier.score(refs[0], entry, f"<answer>{target}</answer>") == 1.0
     # no tags: the whole completion is read, so even untrained output scores a little
-    assert tasks.score(refs[0], entry, f"noise {target[0]}") == 1 / 3
+    assert verifier.score(refs[0], entry, f"noise {target[0]}") == 1 / 3
     # tags present: only the answer counts
-    assert tasks.score(refs[0], entry, f"{target} <answer>zz</answer>") < 1.0
+    assert verifier.score(refs[0], entry, f"{target} <answer>zz</answer>") < 1.0
 
 
 def test_digits_task_rewards_the_share_of_digits() -> None:
@@ -31,7 +32,7 @@ def test_digits_task_rewards_the_share_of_digits() -> None:
 
     assert digits_reward("123") == 1.0 and digits_reward("a1 b2") == 0.5 and digits_reward("") == 0.0
     refs = tasks.draw_refs(tasks.preset("digits"), 3, 2)
-    question, entry = tasks.materialize(refs[0])
+    question, entry = verifier.materialize(refs[0])
     assert question.startswith("Reply with digits only")
-    assert tasks.score(refs[0], entry, "<answer>42</answer>") == 1.0
-    assert tasks.score(refs[0], entry, "four 2") == 1 / 5
+    assert verifier.score(refs[0], entry, "<answer>42</answer>") == 1.0
+    assert verifier.score(refs[0], entry, "four 2") == 1 / 5

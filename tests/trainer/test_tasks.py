@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from swarmd.trainer import tasks
-from swarmd.trainer.tasks import TaskRef, TaskSpec
+from swarmd import tasks
+from swarmd.tasks import TaskRef, TaskSpec
+from swarmd.trainer import verifier
 
 
 def test_round_seed_is_pinned_and_in_range() -> None:
@@ -78,17 +79,17 @@ def test_check_ref() -> None:
     ("no tags at all", None),
 ])
 def test_extract_answer(completion, answer) -> None:
-    assert tasks.extract_answer(completion) == answer
+    assert verifier.extract_answer(completion) == answer
 
 
 def test_materialize_and_score_with_the_verifier() -> None:
     ref = TaskRef("basic_arithmetic", dict(tasks.EASY_TASKS[0].config), 77, 4)
-    question, entry = tasks.materialize(ref)
-    again, _ = tasks.materialize(TaskRef.from_json(ref.to_json()))
+    question, entry = verifier.materialize(ref)
+    again, _ = verifier.materialize(TaskRef.from_json(ref.to_json()))
     assert question == again and "?" not in entry["answer"]
-    assert tasks.score(ref, entry, f"so <answer>{entry['answer']}</answer>") == 1.0
-    assert tasks.score(ref, entry, "<answer>not a number</answer>") == 0.0
-    assert tasks.score(ref, entry, "no answer") == 0.0
+    assert verifier.score(ref, entry, f"so <answer>{entry['answer']}</answer>") == 1.0
+    assert verifier.score(ref, entry, "<answer>not a number</answer>") == 0.0
+    assert verifier.score(ref, entry, "no answer") == 0.0
     prompt = tasks.build_prompt(question)
     assert prompt[0]["role"] == "system" and "<answer>" in prompt[0]["content"] and prompt[1]["content"] == question
 
@@ -96,8 +97,8 @@ def test_materialize_and_score_with_the_verifier() -> None:
 def test_scorer_exceptions_score_zero() -> None:
     # prime_factorization's verifier raises ValueError on junk: caught, scored 0.
     ref = TaskRef("prime_factorization", {}, 3, 0)
-    _, entry = tasks.materialize(ref)
-    assert tasks.score(ref, entry, "<answer>junk<></answer>") == 0.0
+    _, entry = verifier.materialize(ref)
+    assert verifier.score(ref, entry, "<answer>junk<></answer>") == 0.0
 
 
 @pytest.mark.parametrize("ref, message", [
@@ -107,17 +108,17 @@ def test_scorer_exceptions_score_zero() -> None:
     (TaskRef("basic_arithmetic", {}, 1, 2**31), "out of range"),
 ])
 def test_bad_references_name_the_problem(ref, message) -> None:
-    with pytest.raises(tasks.TaskError, match=message):
-        tasks.materialize(ref)
+    with pytest.raises(verifier.TaskError, match=message):
+        verifier.materialize(ref)
 
 
 def test_every_preset_task_materializes_and_its_answer_scores_one() -> None:
     for spec in tasks.SAPO_TASKS + tasks.EASY_TASKS:
         ref = TaskRef(spec.dataset, spec.config, 11, 2)
-        question, entry = tasks.materialize(ref)
+        question, entry = verifier.materialize(ref)
         assert question
         if entry["answer"] is not None:  # propositional_logic scores against metadata
-            assert tasks.score(ref, entry, f"<answer>{entry['answer']}</answer>") == 1.0, spec.dataset
+            assert verifier.score(ref, entry, f"<answer>{entry['answer']}</answer>") == 1.0, spec.dataset
 
 
 @pytest.mark.process
@@ -125,7 +126,7 @@ def test_daemon_side_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, swarmd.trainer.tasks, swarmd.trainer.protocol, swarmd.trainer.supervisor;"
+    code = ("import sys, swarmd.tasks, swarmd.trainer.protocol, swarmd.trainer.supervisor;"
             "heavy = [m for m in ('torch', 'transformers', 'peft', 'reasoning_gym') if m in sys.modules];"
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

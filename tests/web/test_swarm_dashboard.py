@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from swarmd import identity
 from swarmd._pb.swarm.v1 import control_pb2 as pb
 from tests.support.browser import Browser
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 from tests.support.poll import wait_until
 from tests.web.conftest import REPO
 from tests.web.http import request
@@ -45,16 +45,16 @@ def node_config(i: int, coordinator: str, bootnodes: list[str]) -> dict:
 
 
 @pytest.fixture
-def swarm(short_tmp: Path) -> Iterator[dict[str, Daemon]]:
+def swarm(short_tmp: Path) -> Iterator[dict[str, DaemonProcess]]:
     MODEL_CACHE.mkdir(parents=True, exist_ok=True)
     ids = {n: identity.load_or_create(short_tmp / n / "identity.key")[0].peer_id for n in NAMES}
-    nodes: dict[str, Daemon] = {}
+    nodes: dict[str, DaemonProcess] = {}
     try:
-        nodes["n0"] = Daemon(short_tmp / "n0", node_config(0, ids["n0"], []), name="n0").start(timeout=120)
+        nodes["n0"] = DaemonProcess(short_tmp / "n0", node_config(0, ids["n0"], []), name="n0").start(timeout=120)
         boot = wait_until(lambda: [a for a in nodes["n0"].status().mesh.listen_addrs if "/p2p/" in a],
                           60, what="n0 listening")[:1]
         for i, n in enumerate(NAMES[1:], start=1):
-            nodes[n] = Daemon(short_tmp / n, node_config(i, ids["n0"], boot), name=n).start(timeout=120)
+            nodes[n] = DaemonProcess(short_tmp / n, node_config(i, ids["n0"], boot), name=n).start(timeout=120)
         for n, d in nodes.items():
             others = {ids[m] for m in NAMES if m != n}
             wait_until(lambda d=d, others=others: others <= {

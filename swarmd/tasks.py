@@ -1,15 +1,13 @@
-"""Tasks and rewards: which questions a node asks, and how an answer is scored.
+"""The task layer: which questions a node asks, named so that any peer can regenerate them.
 
-Two layers live here, kept apart on purpose:
-
-(a) Pure functions the daemon uses (no torch, no reasoning-gym): a question is
-    named by a :class:`TaskRef` (dataset, config, seed, index) from which any
-    peer regenerates the same reasoning-gym entry; :func:`draw_refs` picks a
-    round's questions from a weighted task list, deterministically from a seed;
-    :func:`round_seed` derives that seed from (swarm, peer, round).
-(b) Worker-side functions (reasoning-gym imported lazily, inside them):
-    materialize a reference into (question, entry), build the chat prompt,
-    extract the ``<answer>`` and score it with the dataset's own verifier.
+Pure (no torch, no reasoning-gym): the daemon and the swarm game use it, and so does
+the trainer worker. A question is named by a :class:`TaskRef` (dataset, config, seed,
+index) from which any peer regenerates the same reasoning-gym entry; :func:`draw_refs`
+picks a round's questions from a weighted task list, deterministically from a seed;
+:func:`round_seed` derives that seed from (swarm, peer, round); :func:`ref_key` is the
+one identity of a reference, whether it comes as a :class:`TaskRef` or off the wire.
+Materializing a reference and scoring an answer with the dataset's verifier is the
+worker's job (:mod:`swarmd.trainer.verifier`).
 
 Determinism is specified here rather than borrowed: the dataset choice uses
 sha256, not :mod:`random`, so two versions of Python or of swarmd draw the
@@ -20,7 +18,6 @@ reference sufficient.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -49,6 +46,18 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+RefKey = tuple[str, str, int, int]
+
+
+def ref_key(dataset: str, config_json: str, seed: int, index: int) -> RefKey:
+    """The identity of a task reference: the config as JSON text, canonical for our own refs.
+
+    A reference off the wire is keyed by its ``config_json`` as sent, so a peer's
+    non-canonical spelling never matches the canonical key of a reference it was asked.
+    """
+    return (dataset, config_json, int(seed), int(index))
+
+
 @dataclass(frozen=True)
 class TaskRef:
     """Enough to regenerate a reasoning-gym entry anywhere."""
@@ -71,9 +80,9 @@ class TaskRef:
         return cls(str(d["dataset"]), config, int(d["seed"]), int(d["index"]))
 
     @property
-    def key(self) -> tuple[str, str, int, int]:
+    def key(self) -> RefKey:
         """Hashable identity (the config in canonical JSON)."""
-        return (self.dataset, canonical_json(self.config), self.seed, self.index)
+        return ref_key(self.dataset, canonical_json(self.config), self.seed, self.index)
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -224,99 +233,7 @@ def check_ref(ref: TaskRef, allowed: list[TaskSpec] | tuple[TaskSpec, ...] | Non
     return None
 
 
-# -- answer extraction (pure) ------------------------------------------------------
-
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_OPEN = re.compile(r"<answer>", re.IGNORECASE)
-
-
-def extract_answer(completion: str) -> str | None:
-    """The last ``<answer>…</answer>``; an unclosed final ``<answer>`` counts up to the end.
-
-    Small models often stop (or get cut off) before the closing tag; what
-    follows the last opening tag is then their answer. Returns None when
-    there is no tag at all.
-    """
-    matches = _ANSWER.findall(completion)
-    closed = matches[-1].strip() if matches else None
-    opens = list(_OPEN.finditer(completion))
-    if opens:
-        tail = completion[opens[-1].end():]
-        if "</answer>" not in tail.lower():
-            text = tail.strip()
-            # An unclosed tag after a closed one: prefer the closed answer
-            # unless the tail holds something.
-            if text or closed is None:
-                return text
-    return closed
-
-
-# -- (b) worker side: reasoning-gym -------------------------------------------------
-
-
-class TaskError(ValueError):
-    """A reference that cannot be materialized: the message names what is wrong."""
-
-
-_DATASET_CACHE_SIZE = 128
-
-
-@functools.lru_cache(maxsize=_DATASET_CACHE_SIZE)
-def _dataset(name: str, config_json: str, seed: int):
-    import reasoning_gym
-
-    from swarmd.trainer import synthetic
-
-    synthetic.register()
-    if name not in reasoning_gym.factory.DATASETS:
-        raise TaskError(f"unknown dataset {name!r}")
-    config = json.loads(config_json)
-    try:
-        # The size only bounds iteration; entry i depends on seed + i alone.
-        return reasoning_gym.create_dataset(name, seed=seed, size=INDEX_LIMIT, **config)
-    except TaskError:
-        raise
-    except Exception as e:  # noqa: BLE001 - reasoning-gym raises many types on bad configs
-        raise TaskError(f"bad config for {name}: {type(e).__name__}: {str(e)[:200]}") from None
-
-
-def materialize(ref: TaskRef) -> tuple[str, dict[str, Any]]:
-    """(question, entry) of a reference; TaskError naming what is wrong."""
-    problem = check_ref(ref)
-    if problem:
-        raise TaskError(problem)
-    ds = _dataset(ref.dataset, canonical_json(ref.config), ref.seed)
-    try:
-        entry = ds[ref.index]
-    except Exception as e:  # noqa: BLE001
-        raise TaskError(f"{ref.dataset}[{ref.index}] cannot be generated: {type(e).__name__}: {e}") from None
-    return entry["question"], entry
-
-
 def build_prompt(question: str) -> list[dict[str, str]]:
     """Chat messages asking for the answer inside ``<answer>`` tags."""
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
 
-
-def score(ref: TaskRef, entry: dict[str, Any], completion: str) -> float:
-    """The dataset's verifier on the extracted answer, in [0, 1]; any failure scores 0.
-
-    Without answer tags the verifier judges the whole completion: small models
-    rarely use the tags, and reasoning-gym's default partial credit (the oracle
-    answer inside a longer text scores len(answer) / len(text)) then still
-    separates a completion that contains the answer from one that does not,
-    while an exact answer scores 1.
-    """
-    answer = extract_answer(completion)
-    if answer is None:
-        answer = completion.strip()
-    if not answer:
-        return 0.0
-    try:
-        ds = _dataset(ref.dataset, canonical_json(ref.config), ref.seed)
-        value = float(ds.score_answer(answer, entry))
-    except Exception:  # noqa: BLE001 - some verifiers raise on junk answers
-        return 0.0
-    if not math.isfinite(value):
-        return 0.0
-    return min(1.0, max(0.0, value))
