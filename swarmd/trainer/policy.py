@@ -271,7 +271,7 @@ class Policy:
                 with oom_as(sum(repeats)):
                     return sampling.sample(self.model, ids, mask, repeats, max_new_tokens, self.eos_ids,
                                            s.temperature, s.top_p, greedy=greedy, mode=mode)
-            except OutOfMemory:
+            except DeviceOutOfMemory:
                 raise
             except Exception as e:  # noqa: BLE001 - a decode loop this model or torch cannot run
                 fallback = {"graph": "static", "static": "dynamic"}.get(mode)
