@@ -11,7 +11,7 @@ import trio
 from swarmd.config import ConfigError, load
 from swarmd.p2p import addrs, streams
 from swarmd.p2p.dialer import AddrBook
-from swarmd.p2p.loghygiene import RateLimitedHandler, RateLimiter, reason_of
+from swarmd.p2p.loghygiene import LogRateLimiter, RateLimitedHandler, reason_of
 
 PID = "12D3KooWExample"
 
@@ -87,7 +87,7 @@ def test_addr_book_tries_what_worked_first_and_backs_off_per_address():
 
 def test_library_log_rate_limit_summarises_once_per_reason_per_minute():
     now = [0.0]
-    rl = RateLimiter(3, clock=lambda: now[0])
+    rl = LogRateLimiter(3, clock=lambda: now[0])
     assert [rl.allow("libp2p.x", logging.ERROR, "Failed %s", f"Failed {i}") for i in range(5)] == [
         True, True, True, False, False,
     ]
