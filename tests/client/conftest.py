@@ -11,15 +11,15 @@ import pytest
 
 from swarmd.client import Client
 from tests.client.support import trainer_config
-from tests.support.daemons import Daemon
+from tests.support.daemons import DaemonProcess
 
 
 @pytest.fixture(scope="module")
-def trainer() -> Iterator[Daemon]:
+def trainer() -> Iterator[DaemonProcess]:
     """A full-stack daemon (mesh, tiny-model trainer, swarm game as its own coordinator)
     that has played round 0."""
     root = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
-    d = Daemon(root / "t", trainer_config(root / "t"), name="trainer")
+    d = DaemonProcess(root / "t", trainer_config(root / "t"), name="trainer")
     try:
         d.start(timeout=120)
         with Client(d.socket) as c:

@@ -20,6 +20,8 @@ from tests.client.support import LIGHT, free_port
 from tests.conftest import REPO
 from tests.support.daemons import wait_until
 
+pytestmark = pytest.mark.process
+
 
 def test_import_loads_neither_torch_nor_libp2p_nor_web3() -> None:
     code = (

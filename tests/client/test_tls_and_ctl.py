@@ -14,6 +14,8 @@ from swarmd.client import TLS, AsyncClient, Client
 from tests.client.support import CA, LIGHT, free_port
 from tests.support.daemons import SWARMCTL
 
+pytestmark = pytest.mark.process
+
 
 def test_mutual_tls_with_and_without_a_client_certificate(daemons, short_tmp) -> None:
     ca = CA(short_tmp / "pki")
