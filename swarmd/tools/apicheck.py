@@ -31,7 +31,7 @@ _FDP = descriptor_pb2.FieldDescriptorProto
 
 
 @dataclass
-class Report:
+class ApiReport:
     breaking: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
 
@@ -96,9 +96,9 @@ def _field_shape(m: descriptor_pb2.DescriptorProto, f: descriptor_pb2.FieldDescr
     return f"{label}{kind}{oneof}"
 
 
-def compare(old: descriptor_pb2.FileDescriptorSet, new: descriptor_pb2.FileDescriptorSet) -> Report:
+def compare(old: descriptor_pb2.FileDescriptorSet, new: descriptor_pb2.FileDescriptorSet) -> ApiReport:
     """What changed from ``old`` to ``new``, split into breaking changes and additions."""
-    r = Report()
+    r = ApiReport()
     old_m, new_m = _messages(old), _messages(new)
     for name, om in old_m.items():
         nm = new_m.get(name)

@@ -64,7 +64,7 @@ DEFAULT_CONFIGS = "isolated,3/1,2/2,1/3"
 
 
 @dataclass(frozen=True)
-class Config:
+class RunConfig:
     """A mix: ``local`` + ``external`` groups per step; ``selection`` how external groups are chosen."""
 
     name: str
@@ -82,12 +82,12 @@ class Config:
 SELECTIONS = ("uniform", "tis")
 
 
-def parse_configs(text: str, groups: int) -> list[Config]:
+def parse_configs(text: str, groups: int) -> list[RunConfig]:
     """'isolated,3/1,2/2' → configs; every mix must add up to ``groups``."""
     out = []
     for raw in (t.strip() for t in text.split(",") if t.strip()):
         if raw == "isolated":
-            out.append(Config("isolated", groups, 0))
+            out.append(RunConfig("isolated", groups, 0))
             continue
         mix, _, selection = raw.partition("+")
         try:
@@ -98,7 +98,7 @@ def parse_configs(text: str, groups: int) -> list[Config]:
             raise ValueError(f"configuration {raw!r}: L >= 1 and L + E must equal --groups ({groups})")
         if selection and selection not in SELECTIONS:
             raise ValueError(f"configuration {raw!r}: unknown selection {selection!r} (known: {', '.join(SELECTIONS)})")
-        out.append(Config(raw, local, external, selection or "uniform"))
+        out.append(RunConfig(raw, local, external, selection or "uniform"))
     if not out:
         raise ValueError("no configurations")
     if len({c.name for c in out}) != len(out):
@@ -159,7 +159,7 @@ def identity_of(args: argparse.Namespace) -> dict[str, Any]:
 # -- one run -------------------------------------------------------------------
 
 
-def node_config(args, config: Config, seed: int, i: int, boot_addr: str, coordinator: str) -> dict:
+def node_config(args, config: RunConfig, seed: int, i: int, boot_addr: str, coordinator: str) -> dict:
     temps = [float(t) for t in args.temperatures.split(",")]
     return {
         "node": {"swarm_id": f"exp-{args.setting}", "shutdown_timeout_s": 60},
@@ -198,7 +198,7 @@ def _finished(d: DaemonProcess, rounds: int, eval_every: int) -> tuple[int, bool
     return played, any(e.get("round", 0) >= rounds for e in evals)
 
 
-def run_one(args, config: Config, seed: int, run_dir: Path, progress: dict[str, int]) -> dict:
+def run_one(args, config: RunConfig, seed: int, run_dir: Path, progress: dict[str, int]) -> dict:
     """Play one swarm to ``args.rounds`` rounds and its final evaluation; its result (JSON-able)."""
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an unfinished run starts over
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_sweep(args, todo: list[tuple[Config, int]], out: Path) -> None:
+def run_sweep(args, todo: list[tuple[RunConfig, int]], out: Path) -> None:
     progress: dict[str, int] = {}
     errors: list[str] = []
     lock = threading.Lock()
