@@ -55,7 +55,7 @@ RECORD_KEEP = 1000
 class Evaluator:
     def __init__(self, game: SwarmGame) -> None:
         self.game = game
-        cfg = game.cfg
+        cfg = game.config.swarm
         self.schedule = evaluation.Schedule(cfg.eval_every_rounds, cfg.eval_budget_s)
         self.questions = cfg.eval_questions
         self.batch = cfg.eval_batch
@@ -123,7 +123,7 @@ class Evaluator:
     async def run(self, label: int) -> evaluation.Result | None:
         trainer = self.game.daemon.trainer
         refs = self.refs()
-        max_new = self.game.cfg.eval_max_new_tokens or self.game.config.trainer.sampling.max_new_tokens
+        max_new = self.game.config.swarm.eval_max_new_tokens or self.game.config.trainer.sampling.max_new_tokens
         version = int(trainer.policy_version)
         stage_s = self.stage_seconds()
         t0 = time.monotonic()

@@ -27,9 +27,24 @@ def modules(root: Path, packages: Iterable[str]) -> dict[str, Path]:
     return found
 
 
-def _imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
+def _eager_nodes(tree: ast.Module) -> Iterable[ast.AST]:
+    """The statements that run when the module is imported: not function bodies, not
+    ``if TYPE_CHECKING:`` blocks."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _imported_names(tree: ast.Module, module: str, is_package: bool, eager: bool) -> Iterable[str]:
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in (_eager_nodes(tree) if eager else ast.walk(tree)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -43,11 +58,12 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterable[st
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
-def import_graph(root: Path, packages: Iterable[str], skip: Iterable[str] = ()) -> Graph:
+def import_graph(root: Path, packages: Iterable[str], skip: Iterable[str] = (), eager: bool = False) -> Graph:
     """Module → the modules it imports: our own by full dotted name, others by top-level name.
 
     ``from a.b import c`` is an edge to ``a.b.c`` when that is a module, else to ``a.b``.
-    Modules whose name starts with one of ``skip`` (generated code) are left out.
+    Modules whose name starts with one of ``skip`` (generated code) are left out. With
+    ``eager``, only the imports that run when the module is imported count.
     """
     skip = tuple(skip)
     ours = {m: p for m, p in modules(root, packages).items() if not m.startswith(skip)}
@@ -55,7 +71,7 @@ def import_graph(root: Path, packages: Iterable[str], skip: Iterable[str] = ()) 
     for module, path in ours.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         edges: set[str] = set()
-        for name in _imported_names(tree, module, path.name == "__init__.py"):
+        for name in _imported_names(tree, module, path.name == "__init__.py", eager):
             target = name
             while target and target not in ours:
                 target = target.rpartition(".")[0]
@@ -140,11 +156,16 @@ def chain_to(parent: dict[str, str | None], target: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Rule:
-    """Modules under ``source`` (a dotted prefix) must not reach any module under ``forbidden``."""
+    """Modules under ``source`` (a dotted prefix) must not import any module under ``forbidden``.
+
+    Directly, or with ``transitive`` through any chain of imports of the graph it is
+    checked against (the eager graph: what importing the module loads).
+    """
 
     source: str
     forbidden: tuple[str, ...]
     why: str
+    transitive: bool = False
 
     def applies_to(self, module: str) -> bool:
         return module == self.source or module.startswith(self.source + ".")
@@ -154,12 +175,15 @@ class Rule:
 
 
 def violations(graph: Graph, rules: Iterable[Rule]) -> list[str]:
-    """One line per (rule, source module) that reaches a forbidden module, with the import chain."""
+    """One line per (rule, source module) that imports a forbidden module, with the import chain."""
     found = []
     for rule in rules:
         for module in sorted(m for m in graph if rule.applies_to(m)):
-            parent = reachable(graph, module)
-            bad = sorted(m for m in parent if rule.forbids(m))
-            if bad:
-                found.append(f"{rule.why}: {' -> '.join(chain_to(parent, bad[0]))}")
+            if rule.transitive:
+                parent = reachable(graph, module)
+                bad = sorted(m for m in parent if rule.forbids(m))
+                if bad:
+                    found.append(f"{rule.why}: {' -> '.join(chain_to(parent, bad[0]))}")
+            else:
+                found += [f"{rule.why}: {module} -> {m}" for m in sorted(graph[module]) if rule.forbids(m)]
     return found
