@@ -32,6 +32,9 @@ Imported only on the network thread (it imports libp2p). What it changes, and wh
   10-peer mesh spend ~15 % of a core. ``cache_peer_records`` reuses our
   record for a few seconds, and the read loop verifies a peer's record only
   when it changes.
+- ``canary.py`` lists every library name patched or read here; the mesh refuses to start on a
+  py-libp2p that lacks one. A failure of the read loop that is not a peer's malformed frame is
+  logged at WARNING (once a minute per kind) and counted as ``read_loop_error``.
 Subscriptions are bounded by the Pubsub arguments the actor passes
 (``allowed_topics`` = our three topics, a small ``max_subscriptions_per_peer``).
 """
@@ -116,6 +119,13 @@ class Guard:
     def accept(self, msg: rpc_pb2.Message) -> None: ...
 
 
+class MalformedFrame(ValueError):
+    """A pubsub frame that is not a protobuf RPC (counted where it is found)."""
+
+
+# One warning line a minute per kind of unexpected read-loop failure.
+_READ_LOOP_WARNINGS = RateLimiter(1 / 60, 1)
+
 # How a peer's pubsub stream ends normally (it closed, or the connection went).
 _STREAM_ENDED = (StreamEOF, StreamError, IOException, RawConnError, IncompleteReadError)
 
@@ -134,8 +144,18 @@ class GuardedPubsub(Pubsub):
             self._handle_dead_peer(stream.muxed_conn.peer_id)
         except _STREAM_ENDED as e:
             log.debug("pubsub stream from %s ended: %s", _peer(stream), e)
-        except Exception as e:  # noqa: BLE001 - a peer's bad stream must not stop pubsub
+        except MalformedFrame as e:  # already counted as malformed_rpc
             log.debug("pubsub stream from %s ended: %s", _peer(stream), e)
+            await _reset(stream)
+            self._handle_dead_peer(stream.muxed_conn.peer_id)
+        except Exception as e:  # noqa: BLE001 - a peer's bad stream must not stop pubsub
+            # Not a peer's malformed frame: a library change or a bug. Loud, counted, bounded.
+            peer = _peer(stream)
+            self.guard.reject(peer, "read_loop_error")
+            if _READ_LOOP_WARNINGS.allow(type(e).__name__, time.monotonic()):
+                log.warning("pubsub read loop for %s failed unexpectedly: %s: %s (at most one such line "
+                            "a minute per kind; swarmd_p2p_rejected_total{reason=\"read_loop_error\"} "
+                            "counts them all)", peer, type(e).__name__, e)
             await _reset(stream)
             self._handle_dead_peer(stream.muxed_conn.peer_id)
 
@@ -153,7 +173,7 @@ class GuardedPubsub(Pubsub):
                 rpc.ParseFromString(frame)
             except Exception:  # noqa: BLE001 - DecodeError and friends
                 guard.reject(forwarder, "malformed_rpc")
-                raise ValueError("pubsub frame is not a protobuf RPC") from None
+                raise MalformedFrame("pubsub frame is not a protobuf RPC") from None
             if rpc.HasField("senderRecord") and rpc.senderRecord != last_record:
                 try:
                     record_ok = maybe_consume_signed_record(rpc, self.host, peer_id)

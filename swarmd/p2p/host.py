@@ -37,7 +37,7 @@ from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
-from swarmd.p2p import hardening, loghygiene
+from swarmd.p2p import canary, hardening, loghygiene
 from swarmd.p2p.codec import Protocols
 from swarmd.p2p.config import P2PConfig
 
@@ -80,6 +80,7 @@ def _maddrs(addrs: list[str], what: str) -> list[Any]:
 
 
 def build(cfg: P2PConfig, private_key_bytes: bytes, protocols: Protocols, guard: hardening.Guard) -> Built:
+    canary.verify()  # the patches below are written for one py-libp2p: refuse any other
     private = deserialize_private_key(private_key_bytes)
     key_pair = KeyPair(private, private.get_public_key())
     listen = _maddrs(cfg.listen, "listen")
