@@ -16,7 +16,7 @@ import pytest
 from swarmd.chain import localnet
 from swarmd.identity import load_or_create
 
-pytestmark = pytest.mark.chain
+pytestmark = [pytest.mark.chain, pytest.mark.process]
 
 
 def test_submit_sends_once_and_refuses_unknown_rounds(daemons, chain_node, short_tmp: Path) -> None:

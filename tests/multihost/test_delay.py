@@ -13,7 +13,7 @@ from swarmd.tools.procs import wait_until
 from tests.multihost import scenarios
 from tests.multihost.harness import Net
 
-pytestmark = pytest.mark.multihost
+pytestmark = [pytest.mark.multihost, pytest.mark.process]
 
 ROUNDS = 50
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.browser import Browser, find_chromium
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 
 def test_bootnode_page_points_to_the_trainers(daemons) -> None:

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process
+
 PIPSTEPS = Path(__file__).resolve().parents[2] / "swarmd" / "tools" / "pipsteps.py"
 
 FAKE_PIP = r"""

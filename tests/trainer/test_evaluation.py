@@ -125,9 +125,11 @@ def fake_game(tmp: Path, trainer: FakeTrainer, current: RoundState | None, last_
         state.history.append({"round": 0, "stage": 0, "seconds": s})
     events = []
     game = SimpleNamespace(
-        cfg=SimpleNamespace(eval_every_rounds=1, eval_budget_s=100.0, eval_questions=8, eval_batch=2,
-                            eval_max_new_tokens=8),
-        config=SimpleNamespace(trainer=SimpleNamespace(sampling=SimpleNamespace(max_new_tokens=8))),
+        config=SimpleNamespace(
+            swarm=SimpleNamespace(eval_every_rounds=1, eval_budget_s=100.0, eval_questions=8, eval_batch=2,
+                                  eval_max_new_tokens=8),
+            trainer=SimpleNamespace(sampling=SimpleNamespace(max_new_tokens=8)),
+        ),
         task_specs=tasks.preset("sparse"), swarm_id="s", state=state, trains=True,
         env=SimpleNamespace(stage_count=1), source=SimpleNamespace(current=lambda: current),
         daemon=SimpleNamespace(trainer=trainer, events=SimpleNamespace(emit=lambda *a, **k: events.append((a, k)))),
