@@ -16,7 +16,7 @@ import pytest
 from tests.p2p.support import mesh_config
 from tests.support.poll import wait_until
 
-pytestmark = pytest.mark.process
+pytestmark = [pytest.mark.process, pytest.mark.serial]
 
 REPO = Path(__file__).resolve().parents[2]
 ENVELOPE_REASONS = ["malformed_envelope", "oversized", "wrong_swarm", "bad_version", "sender_mismatch",

@@ -16,7 +16,7 @@ import pytest
 from tests.p2p.support import PeerEventWatch
 from tests.support.poll import wait_until
 
-pytestmark = pytest.mark.process
+pytestmark = [pytest.mark.process, pytest.mark.serial]
 
 ROUND_MARGIN_S = 30  # start-up slack when waiting for a cluster to finish its rounds
 
