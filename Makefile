@@ -67,7 +67,7 @@ test: install ## the whole suite, what CI runs (the README's test command)
 	@# collected) in both parts is a failure here, and says so.
 	@rc1=0; rc2=0; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || rc1=$$?; \
-	$(PY) -m pytest -p no:xdist -m serial $(PYTEST_ARGS) || rc2=$$?; \
+	$(PY) -m pytest -n 0 -m serial $(PYTEST_ARGS) || rc2=$$?; \
 	if [ $$rc1 -eq 5 ] && [ $$rc2 -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 5; fi; \
 	for rc in $$rc1 $$rc2; do [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc; done
 
